@@ -1,0 +1,44 @@
+"""Each notebook's final numbers, saved as JSON so the course runner can summarise them."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from pyimagesearch.config import Settings, output_root
+
+
+def save_results(chapter: str, metrics: dict, settings: Settings) -> Path:
+    """Write a notebook's final numbers to ``output/<mode>/results/<chapter>.json``."""
+    from pyimagesearch.devices import machine_description
+
+    record = {"chapter": chapter, "mode": settings.mode, "seed": settings.seed,
+              "machine": machine_description(), "finished": time.strftime("%Y-%m-%d %H:%M"),
+              "metrics": metrics}
+    path = settings.output_dir / "results" / f"{chapter}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2, default=float))
+    return path
+
+
+def load_results(mode: str = "full") -> list[dict]:
+    """All saved results of one mode, in chapter order."""
+    folder = output_root() / mode / "results"
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+
+def _format(value) -> str:
+    """A metric for a table: floats with four significant digits."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def summary_table(records: list[dict]) -> str:
+    """A Markdown table with one row per chapter and metric."""
+    lines = ["| chapter | metric | value |", "|---|---|---|"]
+    for record in records:
+        for name, value in record["metrics"].items():
+            lines.append(f"| {record['chapter']} | {name} | {_format(value)} |")
+    if records:
+        lines.append(f"\nMode: {records[0]['mode']}; machine: {records[0]['machine']}.")
+    return "\n".join(lines)

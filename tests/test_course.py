@@ -1,0 +1,40 @@
+"""Tests of the course runner's helpers and the results table."""
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+from pyimagesearch import course, results
+from pyimagesearch.config import Settings
+
+
+def test_notebooks_are_listed_in_chapter_order(tmp_path):
+    for name in ("02_b/x.ipynb", "01_a/z.ipynb", "01_a/b.ipynb", "00_Setup.ipynb", "notes/n.ipynb"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("{}")
+    found = [p.relative_to(tmp_path).as_posix() for p in course.notebooks(tmp_path)]
+    assert found == ["00_Setup.ipynb", "01_a/b.ipynb", "01_a/z.ipynb", "02_b/x.ipynb"]
+
+
+def test_tf_log_lines_are_dropped_and_other_stderr_kept():
+    log = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+           "I0000 00:00:1795376398.631593    2906 port.cc:153] oneDNN custom operations are on.\n")
+    cell = new_code_cell("import keras", outputs=[
+        new_output("stream", name="stderr", text=log),
+        new_output("stream", name="stderr", text=log + "UserWarning: look at this\n"),
+        new_output("stream", name="stdout", text="hello\n"),
+    ])
+    notebook = new_notebook(cells=[cell])
+    course.drop_tf_log_lines(notebook)
+    assert [o.text for o in notebook.cells[0].outputs] == ["UserWarning: look at this\n", "hello\n"]
+    nbformat.validate(notebook)
+
+
+def test_results_round_trip_and_table(tmp_path, monkeypatch):
+    monkeypatch.setenv("SIAMESE_OUTPUT_DIR", str(tmp_path))
+    settings = Settings(quick=True, seed=1, output_dir=tmp_path / "quick")
+    results.save_results("04_contrastive", {"test accuracy": 0.98765, "epochs": 2}, settings)
+    records = results.load_results("quick")
+    assert [r["chapter"] for r in records] == ["04_contrastive"] and records[0]["mode"] == "quick"
+    table = results.summary_table(records)
+    assert "| 04_contrastive | test accuracy | 0.9877 |" in table
+    assert "| 04_contrastive | epochs | 2 |" in table
