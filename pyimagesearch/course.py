@@ -1,8 +1,12 @@
 """Run the whole course: every notebook in order, outputs saved, results summarised.
 
     python -m pyimagesearch.course            # full mode (the real results)
-    python -m pyimagesearch.course --quick    # quick mode (what CI runs)
+    python -m pyimagesearch.course --quick    # quick mode (what the tests run)
     python -m pyimagesearch.course --from 04  # start at a chapter
+
+The notebooks are saved in place with their outputs. Then the chapters in ``VARIANTS``
+run again with other parameters (e.g. Fashion-MNIST instead of MNIST); those copies are
+saved under ``output/<mode>/notebooks/``.
 """
 
 from __future__ import annotations
@@ -14,19 +18,24 @@ import sys
 import time
 from pathlib import Path
 
-from pyimagesearch.config import QUICK_ENV, REPO_ROOT
+from pyimagesearch.config import QUICK_ENV, REPO_ROOT, output_root
 from pyimagesearch.results import load_results, summary_table
 
-
-def notebooks(root: Path = REPO_ROOT) -> list[Path]:
-    """The course's notebooks in reading order: chapter folders 00, 01, ... then file names."""
-    found = [p for p in root.glob("[0-9][0-9]*.ipynb")] + list(root.glob("[0-9][0-9]_*/*.ipynb"))
-    return sorted(found, key=lambda p: p.relative_to(root).parts)
-
+# Chapter folder -> extra runs, each a dict of notebook parameters.
+VARIANTS: dict[str, list[dict]] = {
+    "02_keras-siamese-networks": [{"DATASET": "fashion_mnist"}],
+    "04_contrastive-loss": [{"DATASET": "fashion_mnist"}],
+}
 
 # TensorFlow's C++ start-up lines, which no environment variable silences in TF 2.21.
 _TF_LOG_LINE = re.compile(r"^(WARNING: All log messages before absl|[IWE]\d{4} \S+\s+\d+ \S+\.cc:\d+\]"
                           r"|To enable the following instructions)")
+
+
+def notebooks(root: Path = REPO_ROOT) -> list[Path]:
+    """The course's notebooks in reading order: chapter folders 00, 01, ... then file names."""
+    found = list(root.glob("[0-9][0-9]*.ipynb")) + list(root.glob("[0-9][0-9]_*/*.ipynb"))
+    return sorted(found, key=lambda p: p.relative_to(root).parts)
 
 
 def drop_tf_log_lines(notebook) -> None:
@@ -44,21 +53,33 @@ def drop_tf_log_lines(notebook) -> None:
             cell.outputs = kept
 
 
-def run_notebook(path: Path) -> float:
-    """Execute a notebook in its own folder, save it with its outputs, return the seconds taken."""
+def run_notebook(path: Path, target: Path | None = None, parameters: dict | None = None) -> float:
+    """Execute a notebook in its folder with papermill, save it (in place by default), return seconds."""
     import nbformat
-    from nbclient import NotebookClient
+    import papermill
 
-    notebook = nbformat.read(path, as_version=4)
+    target = target or path
     start = time.perf_counter()
-    client = NotebookClient(notebook, timeout=None, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
     try:
-        client.execute()
+        papermill.execute_notebook(path, target, parameters=parameters or None, cwd=path.parent,
+                                   kernel_name="python3", progress_bar=False)
     finally:
-        drop_tf_log_lines(notebook)
-        nbformat.write(notebook, path)
+        if target.exists():
+            notebook = nbformat.read(target, as_version=4)
+            drop_tf_log_lines(notebook)
+            nbformat.write(notebook, target)
     return time.perf_counter() - start
+
+
+def plan(start: str = "") -> list[tuple[Path, Path | None, dict | None]]:
+    """(notebook, where to save it, parameters) for every run, chapters from ``start`` on."""
+    selected = [p for p in notebooks() if p.relative_to(REPO_ROOT).parts[0][:2] >= start[:2]]
+    runs = [(path, None, None) for path in selected]
+    for path in selected:
+        for parameters in VARIANTS.get(path.parent.name, []):
+            suffix = "-".join(str(v) for v in parameters.values())
+            runs.append((path, Path(f"{path.stem}-{suffix}.ipynb"), parameters))
+    return runs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,12 +88,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="quick mode (small subsets, few epochs)")
     parser.add_argument("--from", dest="start", default="", help="first chapter to run, e.g. 04")
     args = parser.parse_args(argv)
+    mode = "quick" if args.quick else "full"
     os.environ[QUICK_ENV] = "1" if args.quick else "0"
-    selected = [p for p in notebooks() if p.relative_to(REPO_ROOT).parts[0][:2] >= args.start[:2]]
-    for number, path in enumerate(selected, start=1):
-        print(f"[{number}/{len(selected)}] {path.relative_to(REPO_ROOT)} ...", flush=True)
-        print(f"    done in {run_notebook(path) / 60:.1f} min", flush=True)
-    print(summary_table(load_results("quick" if args.quick else "full")))
+    runs = plan(args.start)
+    for number, (path, target, parameters) in enumerate(runs, start=1):
+        if target is not None:
+            target = output_root() / mode / "notebooks" / target
+            target.parent.mkdir(parents=True, exist_ok=True)
+        label = path.relative_to(REPO_ROOT).as_posix() + (f" {parameters}" if parameters else "")
+        print(f"[{number}/{len(runs)}] {label} ...", flush=True)
+        print(f"    done in {run_notebook(path, target, parameters) / 60:.1f} min", flush=True)
+    print(summary_table(load_results(mode)))
     return 0
 
 

@@ -33,12 +33,19 @@ def _format(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def markdown_table(rows: list[dict]) -> str:
+    """A Markdown table with one row per dict; columns in the order the keys first appear."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_format(row.get(c, "")) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
 def summary_table(records: list[dict]) -> str:
     """A Markdown table with one row per chapter and metric."""
-    lines = ["| chapter | metric | value |", "|---|---|---|"]
-    for record in records:
-        for name, value in record["metrics"].items():
-            lines.append(f"| {record['chapter']} | {name} | {_format(value)} |")
+    rows = [{"chapter": r["chapter"], "metric": name, "value": value}
+            for r in records for name, value in r["metrics"].items()]
+    table = markdown_table(rows)
     if records:
-        lines.append(f"\nMode: {records[0]['mode']}; machine: {records[0]['machine']}.")
-    return "\n".join(lines)
+        table += f"\n\nMode: {records[0]['mode']}; machine: {records[0]['machine']}."
+    return table

@@ -38,3 +38,9 @@ def test_results_round_trip_and_table(tmp_path, monkeypatch):
     table = results.summary_table(records)
     assert "| 04_contrastive | test accuracy | 0.9877 |" in table
     assert "| 04_contrastive | epochs | 2 |" in table
+
+
+def test_markdown_table_aligns_columns_by_key():
+    table = results.markdown_table([{"model": "course", "acc": 0.912345}, {"model": "improved", "auc": 1.0}])
+    assert table.splitlines() == ["| model | acc | auc |", "|---|---|---|",
+                                  "| course | 0.9123 |  |", "| improved |  | 1 |"]
