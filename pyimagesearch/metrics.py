@@ -1,0 +1,112 @@
+"""Verification metrics for pair scores, built on scikit-learn.
+
+Every function takes ``scores`` and ``labels`` (1 = same class, 0 = different) and one
+flag for the direction of the scores:
+
+* ``greater_is_same=False`` (the default): *distances*, smaller = more alike; a pair is
+  predicted "same" when ``distance <= threshold``.
+* ``greater_is_same=True``: *similarities or probabilities*, larger = more alike; a
+  pair is predicted "same" when ``score >= threshold``.
+
+Choose a threshold on validation pairs with :func:`best_threshold` and report test
+accuracy with :func:`accuracy_at` at that threshold; AUC, EER and TAR@FAR need none.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import roc_auc_score, roc_curve
+
+
+def _prepare(scores, labels, greater_is_same: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Flat float scores turned "larger = same", and 0/1 int labels with both classes."""
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    labels = np.asarray(labels).ravel()
+    if scores.shape != labels.shape:
+        raise ValueError(f"{scores.size} scores but {labels.size} labels")
+    if not np.isin(labels, (0, 1)).all():
+        raise ValueError("labels must be 1 (same) or 0 (different)")
+    labels = labels.astype(np.int64)
+    if labels.min() == labels.max():
+        raise ValueError("labels must contain both same (1) and different (0) pairs")
+    return (scores if greater_is_same else -scores), labels
+
+
+def _roc(scores, labels, greater_is_same: bool):
+    """Every ROC point (fpr, tpr, threshold) of "larger = same" scores, none dropped."""
+    oriented, labels = _prepare(scores, labels, greater_is_same)
+    return roc_curve(labels, oriented, drop_intermediate=False)
+
+
+def predict_same(scores, threshold: float, greater_is_same: bool = False) -> np.ndarray:
+    """1 where a pair is predicted "same" at ``threshold``, else 0."""
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    same = scores >= threshold if greater_is_same else scores <= threshold
+    return same.astype(np.int64)
+
+
+def accuracy_at(scores, labels, threshold: float, greater_is_same: bool = False) -> float:
+    """Fraction of pairs predicted correctly at a fixed threshold."""
+    labels = np.asarray(labels).ravel()
+    return float(np.mean(predict_same(scores, threshold, greater_is_same) == labels))
+
+
+def best_threshold(scores, labels, greater_is_same: bool = False) -> float:
+    """The threshold with the highest accuracy on these pairs.
+
+    Choose it on *validation* pairs, never on the test pairs you report. The threshold
+    lies midway between the last score predicted "same" and the next one, so it has the
+    same accuracy on these pairs as any threshold in that gap; ties go to the stricter one.
+    """
+    fpr, tpr, thresholds = _roc(scores, labels, greater_is_same)
+    positives = np.sum(np.asarray(labels).ravel() == 1)
+    negatives = np.asarray(labels).size - positives
+    correct = tpr * positives + (1 - fpr) * negatives
+    best = int(np.argmax(correct))
+    if best == 0:  # nothing predicted "same": just above the largest score
+        threshold = np.nextafter(thresholds[1], np.inf)
+    elif best == len(thresholds) - 1:  # everything predicted "same"
+        threshold = thresholds[best]
+    else:
+        threshold = (thresholds[best] + thresholds[best + 1]) / 2
+    return float(threshold if greater_is_same else -threshold)
+
+
+def roc_auc(scores, labels, greater_is_same: bool = False) -> float:
+    """Area under the ROC curve (1.0 = perfectly separated, 0.5 = chance)."""
+    oriented, labels = _prepare(scores, labels, greater_is_same)
+    return float(roc_auc_score(labels, oriented))
+
+
+def equal_error_rate(scores, labels, greater_is_same: bool = False) -> float:
+    """The error rate where false accepts equal false rejects (FAR = FRR), interpolated."""
+    fpr, tpr, _ = _roc(scores, labels, greater_is_same)
+    gap = (1 - tpr) - fpr  # FRR - FAR: starts at 1, ends at -1, never increases
+    i = int(np.argmax(gap <= 0))
+    if gap[i] == 0:
+        return float(fpr[i])
+    weight = gap[i - 1] / (gap[i - 1] - gap[i])  # where the segment crosses FRR = FAR
+    return float(fpr[i - 1] + weight * (fpr[i] - fpr[i - 1]))
+
+
+def tar_at_far(scores, labels, far: float = 1e-3, greater_is_same: bool = False) -> float:
+    """True accept rate at the best threshold whose false accept rate is at most ``far``."""
+    fpr, tpr, _ = _roc(scores, labels, greater_is_same)
+    return float(tpr[fpr <= far].max())
+
+
+def verification_summary(val_scores, val_labels, test_scores, test_labels,
+                         greater_is_same: bool = False) -> dict[str, float]:
+    """Threshold chosen on validation pairs, then test accuracy at it, ROC AUC and EER.
+
+    Keys: ``"threshold"``, ``"val accuracy"``, ``"test accuracy"``, ``"test ROC AUC"``,
+    ``"test EER"``; the test pairs never influence the threshold.
+    """
+    threshold = best_threshold(val_scores, val_labels, greater_is_same)
+    return {
+        "threshold": threshold,
+        "val accuracy": accuracy_at(val_scores, val_labels, threshold, greater_is_same),
+        "test accuracy": accuracy_at(test_scores, test_labels, threshold, greater_is_same),
+        "test ROC AUC": roc_auc(test_scores, test_labels, greater_is_same),
+        "test EER": equal_error_rate(test_scores, test_labels, greater_is_same),
+    }

@@ -1,0 +1,173 @@
+"""Figures for the notebooks: pair montages, training curves, distance histograms.
+
+Matplotlib figures are made with ``fig, ax = plt.subplots(...)``, returned (a notebook
+shows them) and, when ``path`` is given, also saved as a PNG at a modest dpi so that the
+files stay small. Images are taken as greyscale ``(H, W)`` / ``(H, W, 1)`` or RGB
+``(H, W, 3)``, either uint8 0-255 or float 0-1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import cv2
+import matplotlib.pyplot as plt
+import numpy as np
+
+DPI = 90
+GREEN = (0, 200, 0)  # RGB
+RED = (220, 0, 0)  # RGB
+
+
+def to_uint8_rgb(image) -> np.ndarray:
+    """An image as uint8 RGB ``(H, W, 3)``: float images are taken as 0-1 and scaled."""
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        image = np.clip(np.asarray(image, dtype=np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    if image.ndim == 2:
+        image = np.stack([image] * 3, axis=-1)
+    if image.ndim != 3 or image.shape[-1] != 3:
+        raise ValueError(f"expected a greyscale or RGB image, got shape {image.shape}")
+    return image
+
+
+def _pair_strip(left, right, gap: int = 2) -> np.ndarray:
+    """Two images side by side (uint8 RGB) with a grey bar between them."""
+    left, right = to_uint8_rgb(left), to_uint8_rgb(right)
+    height = max(left.shape[0], right.shape[0])
+    strip = np.zeros((height, left.shape[1] + gap + right.shape[1], 3), dtype=np.uint8)
+    strip[:, left.shape[1]:left.shape[1] + gap] = 128
+    strip[:left.shape[0], :left.shape[1]] = left
+    strip[:right.shape[0], left.shape[1] + gap:] = right
+    return strip
+
+
+def _save(fig, path: str | Path | None) -> None:
+    """Save a figure as PNG at ``DPI`` when a path is given."""
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=DPI, bbox_inches="tight")
+
+
+def pair_tile(left, right, label: int, tile_size: tuple[int, int] = (96, 64)) -> np.ndarray:
+    """One montage tile (uint8 RGB): the pair below a green "pos" or red "neg" caption."""
+    width, height = tile_size
+    band, margin = 16, 4  # caption height, space around the pair, in pixels
+    strip = _pair_strip(left, right)
+    scale = min((width - 2 * margin) / strip.shape[1], (height - band - margin) / strip.shape[0])
+    if scale <= 0:
+        raise ValueError(f"tile_size {tile_size} is too small for a caption and a pair")
+    size = (max(1, round(strip.shape[1] * scale)), max(1, round(strip.shape[0] * scale)))
+    strip = cv2.resize(strip, size, interpolation=cv2.INTER_NEAREST if scale >= 1 else cv2.INTER_AREA)
+    tile = np.zeros((height, width, 3), dtype=np.uint8)
+    top, left_edge = band + (height - band - size[1]) // 2, (width - size[0]) // 2
+    tile[top:top + size[1], left_edge:left_edge + size[0]] = strip
+    text, color = ("pos", GREEN) if int(label) == 1 else ("neg", RED)
+    cv2.putText(tile, text, (2, band - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.45, color, 1, cv2.LINE_AA)
+    return tile
+
+
+def pair_montage(images, pairs=None, labels=None, n: int | None = None,
+                 tile_size: tuple[int, int] = (96, 64), montage_shape: tuple[int, int] = (7, 7),
+                 seed: int | None = 0) -> np.ndarray:
+    """A grid of random pairs captioned "pos" (green) or "neg" (red), as **uint8 RGB**.
+
+    Give either ``images`` with index ``pairs`` ``(P, 2)`` (from ``make_pair_indices``),
+    or pixel pairs ``(P, 2, H, W[, C])`` (from ``make_pairs``) as ``images`` with
+    ``pairs=None``. ``labels`` are the pair labels (1 = same, 0 = different).
+    ``tile_size`` is (width, height) of one tile, ``montage_shape`` (columns, rows) as in
+    ``imutils.build_montages``; ``n`` pairs (default: a full grid) are drawn without
+    replacement with ``seed``. Show it with ``plt.imshow``; for ``cv2.imwrite`` convert
+    with ``cv2.cvtColor(montage, cv2.COLOR_RGB2BGR)``.
+    """
+    from imutils import build_montages
+
+    images = np.asarray(images)
+    if labels is None:
+        raise ValueError("pair_montage needs the pair labels")
+    labels = np.asarray(labels).ravel()
+    capacity = montage_shape[0] * montage_shape[1]
+    n = min(capacity, len(labels)) if n is None else n
+    if not 0 < n <= capacity:
+        cols, rows = montage_shape
+        raise ValueError(f"n={n}: a {cols}x{rows} montage holds 1 to {capacity} pairs")
+    chosen = np.random.default_rng(seed).choice(len(labels), size=n, replace=False)
+    tiles = []
+    for i in chosen:
+        if pairs is None:
+            left, right = images[i][0], images[i][1]
+        else:
+            left, right = images[pairs[i][0]], images[pairs[i][1]]
+        tiles.append(pair_tile(left, right, labels[i], tile_size))
+    return build_montages(tiles, tile_size, montage_shape)[0]
+
+
+def plot_history(history, metrics: Sequence[str] | None = None, path: str | Path | None = None):
+    """Training curves: one panel per metric, training and (if recorded) validation.
+
+    ``history`` is a ``keras.callbacks.History`` or its ``.history`` dict; ``metrics``
+    defaults to every recorded metric without the ``val_`` prefix.
+    """
+    history = getattr(history, "history", history)
+    if not isinstance(history, Mapping) or not history:
+        raise ValueError("history must be a non-empty History or dict of per-epoch values")
+    if metrics is None:
+        metrics = [k for k in history if not k.startswith("val_")]
+    missing = [m for m in metrics if m not in history]
+    if missing:
+        raise KeyError(f"not in the history: {', '.join(missing)} (recorded: {', '.join(history)})")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.5), squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        epochs = np.arange(1, len(history[metric]) + 1)
+        ax.plot(epochs, history[metric], marker="o", label="train")
+        if f"val_{metric}" in history:
+            ax.plot(epochs, history[f"val_{metric}"], marker="o", label="validation")
+        ax.set(title=metric, xlabel="epoch")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    _save(fig, path)
+    return fig
+
+
+def plot_distance_histograms(distances, labels, threshold: float | None = None,
+                             path: str | Path | None = None, bins: int = 50,
+                             xlabel: str = "distance"):
+    """Overlaid histograms of same-class (label 1) and different-class (label 0) scores."""
+    distances = np.asarray(distances, dtype=np.float64).ravel()
+    labels = np.asarray(labels).ravel()
+    edges = np.histogram_bin_edges(distances, bins=bins)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.hist(distances[labels == 1], bins=edges, alpha=0.6, color="tab:green", label="same (1)")
+    ax.hist(distances[labels == 0], bins=edges, alpha=0.6, color="tab:red", label="different (0)")
+    if threshold is not None:
+        ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3f}")
+    ax.set(xlabel=xlabel, ylabel="pairs")
+    ax.legend()
+    fig.tight_layout()
+    _save(fig, path)
+    return fig
+
+
+def show_pairs_with_scores(left, right, scores, path: str | Path | None = None, labels=None,
+                           ncols: int = 4, score_name: str = "similarity"):
+    """A grid of pairs (left | right) titled with their score; green/red titles if labelled."""
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    if not len(left) == len(right) == len(scores):
+        raise ValueError(f"{len(left)} left, {len(right)} right images and {len(scores)} scores")
+    nrows = max(1, -(-len(scores) // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.4 * ncols, 1.6 * nrows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i, (ax, score) in enumerate(zip(axes.ravel(), scores, strict=False)):
+        ax.imshow(_pair_strip(left[i], right[i]))
+        color = "black"
+        if labels is not None:
+            color = "tab:green" if int(np.ravel(labels)[i]) == 1 else "tab:red"
+        ax.set_title(f"{score_name} {score:.2f}", fontsize=9, color=color)
+    fig.tight_layout()
+    _save(fig, path)
+    return fig
