@@ -67,6 +67,9 @@ def test_siamese_heads(head, last):
     assert out.shape == (3, 1)
     if head == "sigmoid":
         assert ((out > 0) & (out < 1)).all()
+        # an untrained head already scores identical images above any other pair
+        same = keras.ops.convert_to_numpy(model.predict((LEFT, LEFT), verbose=0))
+        assert (same > out).all()
     else:
         assert (out > 0).all()
         # a pair of identical images is at the epsilon floor
