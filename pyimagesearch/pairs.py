@@ -185,3 +185,64 @@ class PairDataset(keras.utils.PyDataset):
             self.pairs, self.labels = pairs, labels.astype(self.labels.dtype)
         if self.shuffle:
             self.rng.shuffle(self.order)
+
+
+def balanced_pair_indices(labels, anchors,
+                          seed: int | np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Balanced pairs for small datasets: per anchor, one negative from every other class.
+
+    For each anchor index (into ``labels``) with C classes present: C-1 negative pairs, one
+    with a random member of each other class, and as many positive pairs with the other
+    members of the anchor's class, cycled in a random order so that each member appears
+    equally often (give or take one); an anchor alone in its class is paired with itself.
+    Returns ``(pairs, pair_labels)``: int64 ``(2 (C-1) A, 2)`` index pairs with the anchor
+    first, grouped by anchor (its positives, then its negatives), and int64 labels 1/0.
+    """
+    rng = np.random.default_rng(seed)
+    labels, classes = _class_codes(labels)
+    members = {c: np.flatnonzero(labels == c) for c in classes}
+    pairs = []
+    for anchor in np.asarray(anchors, dtype=np.int64).ravel():
+        own = labels[anchor]
+        negatives = np.array([rng.choice(members[c]) for c in classes if c != own])
+        others = members[own][members[own] != anchor]
+        positives = np.resize(rng.permutation(others) if others.size else [anchor], len(negatives))
+        partners = np.concatenate([positives, negatives])
+        pairs.append(np.column_stack([np.full(len(partners), anchor), partners]))
+    n_anchors, per_anchor = len(pairs), len(classes) - 1
+    pair_labels = np.tile(np.repeat(np.array([1, 0], dtype=np.int64), per_anchor), n_anchors)
+    return np.concatenate(pairs).astype(np.int64), pair_labels
+
+
+class BalancedPairDataset(PairDataset):
+    """Batches of balanced pairs (:func:`balanced_pair_indices`) around freshly drawn anchors.
+
+    Every epoch has ``steps_per_epoch`` batches of ``anchors_per_batch`` anchors each, so a
+    batch holds ``2 (C-1)`` pairs per anchor, half of them positive. The anchors run through
+    the images in a random order (each image an anchor equally often, give or take one) and
+    are drawn again, with new partners, after every epoch. Pixels and labels as in
+    :class:`PairDataset`, whose other keyword arguments it takes.
+    """
+
+    def __init__(self, images, labels, anchors_per_batch: int = 4, steps_per_epoch: int = 20,
+                 seed: int | np.random.Generator | None = None, **kwargs):
+        if anchors_per_batch < 1 or steps_per_epoch < 1:
+            raise ValueError("anchors_per_batch and steps_per_epoch must be positive")
+        self.anchor_labels = np.asarray(labels).ravel()
+        self.anchors_per_batch = int(anchors_per_batch)
+        self.steps_per_epoch = int(steps_per_epoch)
+        rng = np.random.default_rng(seed)
+        pairs, pair_labels = self._draw(rng)
+        per_batch = len(pairs) // self.steps_per_epoch
+        super().__init__(images, pairs, pair_labels, batch_size=per_batch, seed=rng, **kwargs)
+
+    def _draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """One epoch of pairs, batch after batch."""
+        size = self.anchors_per_batch * self.steps_per_epoch
+        anchors = np.resize(rng.permutation(len(self.anchor_labels)), size)
+        return balanced_pair_indices(self.anchor_labels, anchors, seed=rng)
+
+    def on_epoch_end(self) -> None:
+        """New anchors and partners for the next epoch."""
+        pairs, labels = self._draw(self.rng)
+        self.pairs, self.labels = pairs, labels.astype(self.labels.dtype)

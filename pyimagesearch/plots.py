@@ -171,3 +171,52 @@ def show_pairs_with_scores(left, right, scores, path: str | Path | None = None, 
     fig.tight_layout()
     _save(fig, path)
     return fig
+
+
+def plot_embedding_map(embeddings, labels, method: str = "pca", path: str | Path | None = None,
+                       seed: int | None = 0):
+    """Embeddings projected to 2-D with scikit-learn's PCA or t-SNE, one colour per label."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    embeddings, labels = np.asarray(embeddings), np.asarray(labels).ravel()
+    if method == "pca":
+        reducer = PCA(n_components=2, random_state=seed)
+    elif method == "tsne":
+        reducer = TSNE(n_components=2, perplexity=min(30.0, (len(labels) - 1) / 3), random_state=seed)
+    else:
+        raise ValueError(f"method={method!r}: choose 'pca' or 'tsne'")
+    points = reducer.fit_transform(embeddings)
+    people = np.unique(labels)
+    colours = plt.get_cmap("tab10" if len(people) <= 10 else "tab20")
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    for i, person in enumerate(people):
+        ax.scatter(*points[labels == person].T, s=25, color=colours(i % colours.N), label=str(person))
+    ax.legend(title="person", fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
+    ax.set(title=f"{'PCA' if method == 'pca' else 't-SNE'} of {len(labels)} embeddings", xticks=[], yticks=[])
+    fig.tight_layout()
+    _save(fig, path)
+    return fig
+
+
+def show_nearest_enrolled(queries, neighbours, distances, matches, path: str | Path | None = None):
+    """Each query (first column) beside its nearest enrolled faces, titled with their distances.
+
+    ``queries`` is ``(Q, H, W)``, ``neighbours`` ``(Q, n, H, W)``; ``distances`` and
+    ``matches`` (True = same person as the query, titled green, else red) are ``(Q, n)``.
+    """
+    distances, matches = np.asarray(distances), np.asarray(matches, dtype=bool)
+    n_queries, n = distances.shape
+    fig, axes = plt.subplots(n_queries, n + 1, figsize=(1.4 * (n + 1), 1.8 * n_queries), squeeze=False)
+    for row in range(n_queries):
+        axes[row, 0].imshow(to_uint8_rgb(queries[row]))
+        axes[row, 0].set_title("query", fontsize=9)
+        for col in range(n):
+            axes[row, col + 1].imshow(to_uint8_rgb(neighbours[row][col]))
+            colour = "tab:green" if matches[row, col] else "tab:red"
+            axes[row, col + 1].set_title(f"{distances[row, col]:.2f}", fontsize=9, color=colour)
+    for ax in axes.ravel():
+        ax.axis("off")
+    fig.tight_layout()
+    _save(fig, path)
+    return fig

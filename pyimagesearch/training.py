@@ -1,0 +1,214 @@
+"""A contrastive Siamese trainer for faces, assembled from Keras callbacks.
+
+:func:`train` builds the face extractor and its Siamese pair model, trains it on balanced
+pairs of the training people and, through callbacks, after every epoch:
+
+* measures verification ROC AUC on all pairs of the training and the validation people
+  (``auc`` and ``val_auc`` in the logs, the history and the progress line),
+* plots the training curves every ``every`` epochs (``curves.png``),
+* saves the model every ``every`` epochs (``epoch_NNN.keras``) and whenever ``val_auc``
+  improves (``best.keras``, Keras' ``ModelCheckpoint``),
+* writes a JSON record of the run next to the weights (``run.json``): configuration, data
+  split, seed, library versions, the history and the best epoch so far.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+
+from pyimagesearch import plots
+from pyimagesearch.devices import versions
+from pyimagesearch.identification import embed, pair_distances
+from pyimagesearch.losses import ContrastiveLoss
+from pyimagesearch.metrics import roc_auc
+from pyimagesearch.models import build_face_extractor, build_siamese
+from pyimagesearch.pairs import BalancedPairDataset, PairDataset, balanced_pair_indices
+from pyimagesearch.results import markdown_table
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run (saved in its JSON record).
+
+    ``verbose``: 0 prints nothing, 1 the model summary and one line per epoch, 2 also the
+    optimizer configuration, 3 also the parameter count of every layer.
+    """
+
+    embedding_dim: int = 64
+    filters: tuple[int, ...] = (16, 32, 64, 128)
+    dropout: float = 0.1
+    augment: bool = True
+    margin: float = 1.0
+    learning_rate: float = 1e-3
+    beta_2: float = 0.999
+    epochs: int = 30
+    steps_per_epoch: int = 20
+    anchors_per_batch: int = 4
+    every: int = 5
+    verbose: int = 1
+    seed: int = 42
+
+
+@dataclass
+class TrainResult:
+    """The best model (by validation ROC AUC), its extractor, the history and the run's folder."""
+
+    model: keras.Model
+    extractor: keras.Model
+    history: dict[str, list[float]]
+    folder: Path
+
+    @property
+    def record_path(self) -> Path:
+        """The run's JSON record."""
+        return self.folder / "run.json"
+
+
+class VerificationAUC(keras.callbacks.Callback):
+    """After every epoch, ROC AUC of all pairs of some people's embeddings, logged as ``name``."""
+
+    def __init__(self, extractor: keras.Model, images, labels, name: str = "val_auc"):
+        super().__init__()
+        self.extractor, self.images, self.labels, self.name = extractor, images, labels, name
+
+    def on_epoch_end(self, epoch, logs=None):
+        distances, same = pair_distances(embed(self.extractor, self.images), self.labels)
+        logs[self.name] = roc_auc(distances, same)
+
+
+class PlotCurves(keras.callbacks.Callback):
+    """Every ``every`` epochs and at the end, the curves of ``history`` saved as ``path``."""
+
+    def __init__(self, history: keras.callbacks.History, path: Path, every: int = 5,
+                 metrics: tuple[str, ...] = ("loss", "auc")):
+        super().__init__()
+        self.history, self.path, self.every, self.metrics = history, path, every, metrics
+
+    def _plot(self) -> None:
+        """Draw and save the curves so far, without showing them."""
+        plt.close(plots.plot_history(self.history.history, self.metrics, path=self.path))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0:
+            self._plot()
+
+    def on_train_end(self, logs=None):
+        self._plot()
+
+
+class SaveEvery(keras.callbacks.Callback):
+    """The model saved every ``every`` epochs to ``template.format(epoch=...)``."""
+
+    def __init__(self, template: str, every: int = 5):
+        super().__init__()
+        self.template, self.every = template, every
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0:
+            self.model.save(self.template.format(epoch=epoch + 1))
+
+
+class RunRecord(keras.callbacks.Callback):
+    """After every epoch, a JSON record of the run so far (``fixed`` plus history and best epoch)."""
+
+    def __init__(self, history: keras.callbacks.History, path: Path, fixed: dict, monitor: str = "val_auc"):
+        super().__init__()
+        self.history, self.path, self.fixed, self.monitor = history, path, fixed, monitor
+        self.start = time.perf_counter()
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        values = self.history.history
+        best = int(np.argmax(values[self.monitor]))
+        seconds = round(time.perf_counter() - self.start, 1)
+        record = {**self.fixed, "epochs run": epoch + 1, "seconds": seconds, "final metrics": dict(logs),
+                  "best": {"epoch": best + 1, **{key: v[best] for key, v in values.items()}},
+                  "history": values}
+        write_json(self.path, record)
+
+
+def write_json(path: Path, record: dict) -> None:
+    """Save a dict as indented JSON (NumPy numbers and arrays turned into plain ones)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2, default=lambda v: np.asarray(v).tolist()))
+
+
+def update_record(path: Path, **sections) -> dict:
+    """Add sections (e.g. ``evaluation={...}``) to a run's JSON record; return the record."""
+    record = {**json.loads(Path(path).read_text()), **sections}
+    write_json(Path(path), record)
+    return record
+
+
+def parameter_counts(model: keras.Model) -> list[dict]:
+    """Trainable and non-trainable parameters of every layer that has any, nested models opened."""
+    rows = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            rows += [{**row, "layer": f"{layer.name}/{row['layer']}"} for row in parameter_counts(layer)]
+        elif layer.weights:
+            rows.append({"layer": layer.name, "type": type(layer).__name__,
+                         "trainable": sum(int(np.prod(w.shape)) for w in layer.trainable_weights),
+                         "non-trainable": sum(int(np.prod(w.shape)) for w in layer.non_trainable_weights)})
+    return rows
+
+
+def describe(model: keras.Model, verbose: int) -> None:
+    """Print what ``verbose`` asks for: 1 the summary, 2 also the optimizer, 3 also parameters per layer."""
+    if verbose >= 1:
+        model.summary()
+    if verbose >= 2:
+        config = model.optimizer.get_config()
+        print("Optimizer:", ", ".join(f"{key}={value}" for key, value in config.items() if value is not None))
+    if verbose >= 3:
+        print(markdown_table(parameter_counts(model)))
+
+
+def train(images, labels, split: dict[str, np.ndarray], config: TrainConfig, folder: Path) -> TrainResult:
+    """Train a contrastive Siamese network on ``split["train"]`` people, validated on ``split["val"]``.
+
+    ``images`` are uint8 ``(N, H, W)`` faces with person ``labels``; ``split`` maps "train",
+    "val" (and "test", only recorded) to label values. Returns the best model by
+    validation ROC AUC, reloaded from ``folder / "best.keras"``.
+    """
+    images, labels = np.asarray(images), np.asarray(labels).ravel()
+    train_people, val = np.isin(labels, split["train"]), np.isin(labels, split["val"])
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    extractor = build_face_extractor((*images.shape[1:], 1), config.embedding_dim, config.filters,
+                                     config.dropout, config.augment)
+    model = build_siamese(extractor, head="distance")
+    optimizer = keras.optimizers.Adam(config.learning_rate, beta_2=config.beta_2)
+    model.compile(optimizer=optimizer, loss=ContrastiveLoss(margin=config.margin))
+    describe(model, config.verbose)
+
+    pairs = BalancedPairDataset(images[train_people], labels[train_people], config.anchors_per_batch,
+                                config.steps_per_epoch, seed=config.seed)
+    val_pairs, val_pair_labels = balanced_pair_indices(labels[val], np.arange(val.sum()), seed=config.seed)
+    history = keras.callbacks.History()
+    fixed = {"config": asdict(config), "split": split, "seed": config.seed,
+             "versions": versions(), "train pairs per epoch": len(pairs.pairs)}
+    callbacks = [
+        VerificationAUC(extractor, images[train_people], labels[train_people], name="auc"),
+        VerificationAUC(extractor, images[val], labels[val], name="val_auc"),
+        history,  # after the AUC callbacks, so that it records them
+        PlotCurves(history, folder / "curves.png", config.every),
+        SaveEvery(str(folder / "epoch_{epoch:03d}.keras"), config.every),
+        keras.callbacks.ModelCheckpoint(str(folder / "best.keras"), monitor="val_auc", mode="max",
+                                        save_best_only=True),
+        RunRecord(history, folder / "run.json", fixed),
+    ]
+    model.fit(pairs, validation_data=PairDataset(images[val], val_pairs, val_pair_labels, batch_size=256),
+              epochs=config.epochs, callbacks=callbacks, verbose=2 if config.verbose else 0)
+    best = keras.models.load_model(folder / "best.keras")
+    return TrainResult(best, best.get_layer(extractor.name), history.history, folder)

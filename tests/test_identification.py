@@ -1,0 +1,103 @@
+"""Tests of person splits, enrolment and rank-1 identification on hand-made embeddings."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from pyimagesearch.identification import (
+    embed,
+    enrolment_split,
+    nearest_enrolled,
+    pair_distances,
+    rank1_accuracy,
+    split_people,
+)
+
+# Four people, three images each, far apart: every method identifies every query.
+SEPARATED_LABELS = np.repeat([10, 20, 30, 40], 3)
+SEPARATED = np.repeat(np.eye(4) * 10, 3, axis=0) + np.tile([[0.1, 0, 0, 0], [0, 0.1, 0, 0], [0] * 4], (4, 1))
+
+
+def test_split_people_is_disjoint_complete_and_seeded():
+    labels = np.repeat(np.arange(1, 41), 10)
+    split = split_people(labels, n_val=6, n_test=10, seed=42)
+    assert [len(split[name]) for name in ("train", "val", "test")] == [24, 6, 10]
+    together = np.concatenate(list(split.values()))
+    np.testing.assert_array_equal(np.sort(together), np.arange(1, 41))
+    assert all((np.diff(people) > 0).all() for people in split.values())
+    again, other = split_people(labels, 6, 10, seed=42), split_people(labels, 6, 10, seed=0)
+    assert all(np.array_equal(split[k], again[k]) for k in split)
+    assert not np.array_equal(split["test"], other["test"])
+    with pytest.raises(ValueError, match="keep some for training"):
+        split_people(labels, 20, 20)
+
+
+def test_pair_distances_cover_every_unordered_pair():
+    embeddings = np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]])
+    distances, same = pair_distances(embeddings, [1, 2, 1])
+    np.testing.assert_allclose(distances, [5.0, 1.0, np.sqrt(18)])
+    np.testing.assert_array_equal(same, [0, 1, 0])
+
+
+def test_enrolment_split_takes_k_per_person_and_queries_the_rest():
+    labels = np.repeat([5, 6, 7], [3, 4, 5])
+    enrolled, queries = enrolment_split(labels, 2, np.random.default_rng(0))
+    np.testing.assert_array_equal(np.bincount(labels[enrolled])[5:], [2, 2, 2])
+    np.testing.assert_array_equal(np.sort(np.concatenate([enrolled, queries])), np.arange(12))
+    with pytest.raises(ValueError, match="none left to query"):
+        enrolment_split(labels, 3, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("method", ["nearest", "mean"])
+@pytest.mark.parametrize("k", [1, 2])
+def test_separated_people_are_always_identified(method, k):
+    result = rank1_accuracy(SEPARATED, SEPARATED_LABELS, k=k, draws=5, seed=0, method=method)
+    assert result.mean == 1.0 and result.std == 0.0
+    np.testing.assert_array_equal(result.draws, np.ones(5))
+    assert str(result) == "100.00% ± 0.00%"
+
+
+def test_rank1_with_a_known_confusion():
+    # Person 1 sits at 0; person 2 at 10, 10 and once at 0.2, next to person 1. With k = 1:
+    # when a 10 is enrolled, the query at 0.2 is taken for person 1 (3 of 4 right);
+    # when 0.2 is enrolled, the 10s are still nearer to it than to 0 (4 of 4 right).
+    embeddings = np.array([[0.0], [0.0], [0.0], [10.0], [10.0], [0.2]])
+    labels = np.array([1, 1, 1, 2, 2, 2])
+    result = rank1_accuracy(embeddings, labels, k=1, draws=60, seed=0)
+    assert set(result.draws) == {0.75, 1.0}
+    assert result.mean == pytest.approx(result.draws.mean())
+    assert result.std == pytest.approx(result.draws.std())
+    assert 0.75 < result.mean < 1.0
+    # with one image enrolled, the class mean is that image: the same answers
+    np.testing.assert_array_equal(rank1_accuracy(embeddings, labels, 1, 60, 0, method="mean").draws,
+                                  result.draws)
+    with pytest.raises(ValueError, match="method="):
+        rank1_accuracy(embeddings, labels, 1, method="vote")
+
+
+def test_class_mean_outvotes_a_single_stray_image():
+    # Person 1 at 0, 0, 0 and 0.3; person 2 at 10, 10, 10 and a stray 0.4. With k = 3 and the
+    # stray enrolled, the query 0.3 is nearest to the stray (0.1 away), but nearer to person
+    # 1's mean (0) than to person 2's (6.8). Same seed, same enrolments: the mean never loses.
+    embeddings = np.array([[0.0], [0.0], [0.0], [0.3], [10.0], [10.0], [10.0], [0.4]])
+    labels = np.repeat([1, 2], 4)
+    nearest, mean = (rank1_accuracy(embeddings, labels, k=3, draws=40, seed=0, method=method)
+                     for method in ("nearest", "mean"))
+    assert (mean.draws >= nearest.draws).all() and (mean.draws > nearest.draws).any()
+    assert mean.mean > nearest.mean
+
+
+def test_nearest_enrolled_returns_sorted_neighbours_as_original_indices():
+    embeddings = np.array([[0.0], [1.0], [5.0], [2.0], [4.5]])
+    distances, indices = nearest_enrolled(embeddings, enrolled=np.array([0, 2, 3]), queries=[1, 4], n=2)
+    np.testing.assert_array_equal(indices, [[0, 3], [2, 3]])
+    np.testing.assert_allclose(distances, [[1.0, 1.0], [0.5, 2.5]])
+
+
+def test_embed_scales_uint8_images_and_adds_the_channel_axis():
+    inputs = keras.Input((2, 3, 1))
+    extractor = keras.Model(inputs, keras.layers.Flatten()(inputs))
+    images = np.array([[[0, 51, 255], [102, 0, 0]]], dtype=np.uint8)
+    np.testing.assert_allclose(embed(extractor, images), [[0, 0.2, 1, 0.4, 0, 0]], atol=1e-6)

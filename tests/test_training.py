@@ -1,0 +1,118 @@
+"""Tests of the face extractor, the callback-based trainer and the identification figures."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import matplotlib
+import numpy as np
+import pytest
+
+from pyimagesearch.models import build_face_extractor
+from pyimagesearch.plots import plot_embedding_map, show_nearest_enrolled
+from pyimagesearch.training import TrainConfig, describe, parameter_counts, train, update_record
+
+matplotlib.use("Agg")
+RNG = np.random.default_rng(0)
+SMALL = {"input_shape": (24, 20, 1), "embedding_dim": 8, "filters": (4, 8)}
+
+
+def layer_types(model: keras.Model) -> list[str]:
+    return [type(layer).__name__ for layer in model.layers]
+
+
+def test_face_extractor_blocks_and_unit_length_embeddings():
+    model = build_face_extractor()
+    assert model.input_shape == (None, 112, 92, 1) and model.output_shape == (None, 64)
+    types = layer_types(model)
+    for block in ("Conv2D", "BatchNormalization", "LeakyReLU", "MaxPooling2D", "Dropout"):
+        assert types.count(block) == 4
+    assert types[1:4] == ["RandomTranslation", "RandomFlip", "RandomBrightness"]
+    assert types[-1] == "UnitNormalization" and "Lambda" not in types
+    plain = build_face_extractor(**SMALL, augment=False, dropout=0.2)
+    assert [t for t in layer_types(plain) if t.startswith("Random")] == []
+    assert {layer.rate for layer in plain.layers if isinstance(layer, keras.layers.Dropout)} == {0.2}
+    embeddings = plain.predict(RNG.random((3, 24, 20, 1)), verbose=0)
+    np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, rtol=1e-5)
+
+
+def test_augmentation_acts_only_in_training_and_the_model_reloads_safely(tmp_path):
+    model = build_face_extractor(**SMALL)
+    images = RNG.random((32, 24, 20, 1)).astype("float32")
+    for name in ("random_shift", "random_flip", "random_brightness"):
+        layer = model.get_layer(name)
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(images, training=False)), images)
+        assert not np.allclose(keras.ops.convert_to_numpy(layer(images, training=True)), images)
+    inference = model.predict(images, verbose=0)
+    model.save(tmp_path / "face.keras")
+    reloaded = keras.models.load_model(tmp_path / "face.keras")  # safe_mode=True
+    np.testing.assert_allclose(reloaded.predict(images, verbose=0), inference, rtol=1e-5, atol=1e-6)
+
+
+def test_describe_prints_more_with_each_verbose_level(capsys):
+    model = build_face_extractor(**SMALL)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3, beta_2=0.999), loss="mse")
+    printed = []
+    for verbose in range(4):
+        describe(model, verbose)
+        printed.append(capsys.readouterr().out)
+    assert printed[0] == ""
+    assert "Total params" in printed[1] and "Optimizer" not in printed[1]
+    assert "Optimizer: name=adam" in printed[2] and "beta_2=0.999" in printed[2]
+    assert "| block1_conv | Conv2D | 36 | 0 |" in printed[3]
+    assert "| block1_bn | BatchNormalization | 8 | 8 |" in printed[3]
+
+
+def test_parameter_counts_open_nested_models_and_add_up():
+    extractor = build_face_extractor(**SMALL)
+    left, right = keras.Input((24, 20, 1)), keras.Input((24, 20, 1))
+    model = keras.Model([left, right], keras.layers.Concatenate()([extractor(left), extractor(right)]))
+    rows = parameter_counts(model)
+    assert rows[0]["layer"] == "face_extractor/block1_conv"
+    assert sum(r["trainable"] + r["non-trainable"] for r in rows) == model.count_params()
+
+
+def test_train_writes_curves_checkpoints_and_a_run_record(tmp_path):
+    labels = np.repeat(np.arange(1, 9), 4)
+    images = RNG.integers(0, 256, size=(32, 24, 20), dtype=np.uint8)
+    split = {"train": np.array([1, 2, 3, 4]), "val": np.array([5, 6]), "test": np.array([7, 8])}
+    config = TrainConfig(embedding_dim=8, filters=(4, 8), epochs=2, steps_per_epoch=2, anchors_per_batch=1,
+                         every=1, verbose=0)
+    result = train(images, labels, split, config, tmp_path / "run")
+    names = {path.name for path in (tmp_path / "run").iterdir()}
+    assert names == {"curves.png", "epoch_001.keras", "epoch_002.keras", "best.keras", "run.json"}
+    assert set(result.history) == {"loss", "val_loss", "auc", "val_auc"}
+    assert all(len(values) == 2 for values in result.history.values())
+    assert result.extractor.output_shape == (None, 8)
+    record = json.loads(result.record_path.read_text())
+    assert record["config"]["filters"] == [4, 8] and record["seed"] == 42
+    assert record["split"] == {"train": [1, 2, 3, 4], "val": [5, 6], "test": [7, 8]}
+    assert record["versions"]["Keras"] == keras.__version__
+    assert record["epochs run"] == 2 and record["train pairs per epoch"] == 2 * 6
+    assert set(record["final metrics"]) == {"loss", "val_loss", "auc", "val_auc"}
+    assert record["best"]["val_auc"] == max(record["history"]["val_auc"])
+    update_record(result.record_path, evaluation={"rank-1": np.float64(0.5)})
+    assert json.loads(result.record_path.read_text())["evaluation"] == {"rank-1": 0.5}
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne"])
+def test_embedding_map_draws_one_colour_per_person(tmp_path, method):
+    embeddings = RNG.random((30, 8))
+    labels = np.repeat([3, 5, 9], 10)
+    fig = plot_embedding_map(embeddings, labels, method=method, path=tmp_path / "map.png")
+    assert (tmp_path / "map.png").stat().st_size > 0
+    assert len(fig.axes[0].collections) == 3
+    with pytest.raises(ValueError, match="method="):
+        plot_embedding_map(embeddings, labels, method="umap")
+
+
+def test_nearest_enrolled_figure_has_a_row_per_query(tmp_path):
+    queries = RNG.integers(0, 256, size=(2, 12, 10), dtype=np.uint8)
+    neighbours = RNG.integers(0, 256, size=(2, 3, 12, 10), dtype=np.uint8)
+    distances = np.array([[0.1, 0.5, 0.9], [0.2, 0.3, 0.4]])
+    matches = np.array([[True, False, False], [False, True, True]])
+    fig = show_nearest_enrolled(queries, neighbours, distances, matches, path=tmp_path / "q.png")
+    assert len(fig.axes) == 8 and (tmp_path / "q.png").exists()
+    assert fig.axes[1].get_title() == "0.10" and fig.axes[1].title.get_color() == "tab:green"
+    assert fig.axes[2].title.get_color() == "tab:red"
