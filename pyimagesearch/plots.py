@@ -105,6 +105,17 @@ def pair_montage(images, pairs=None, labels=None, n: int | None = None,
     return build_montages(tiles, tile_size, montage_shape)[0]
 
 
+def show_image(image, title: str = "", path: str | Path | None = None):
+    """One image (e.g. a montage) without axes, optionally saved as PNG."""
+    image = to_uint8_rgb(image)
+    fig, ax = plt.subplots(figsize=(image.shape[1] / 100 + 0.5, image.shape[0] / 100 + 0.7))
+    ax.imshow(image)
+    ax.set_title(title, fontsize=10)
+    ax.axis("off")
+    _save(fig, path)
+    return fig
+
+
 def plot_history(history, metrics: Sequence[str] | None = None, path: str | Path | None = None):
     """Training curves: one panel per metric, training and (if recorded) validation.
 

@@ -45,6 +45,8 @@ class TrainConfig:
     filters: tuple[int, ...] = (16, 32, 64, 128)
     dropout: float = 0.1
     augment: bool = True
+    downscale: int = 1
+    flatten: bool = False
     margin: float = 1.0
     learning_rate: float = 1e-3
     beta_2: float = 0.999
@@ -186,7 +188,7 @@ def train(images, labels, split: dict[str, np.ndarray], config: TrainConfig, fol
     folder.mkdir(parents=True, exist_ok=True)
 
     extractor = build_face_extractor((*images.shape[1:], 1), config.embedding_dim, config.filters,
-                                     config.dropout, config.augment)
+                                     config.dropout, config.augment, config.downscale, config.flatten)
     model = build_siamese(extractor, head="distance")
     optimizer = keras.optimizers.Adam(config.learning_rate, beta_2=config.beta_2)
     model.compile(optimizer=optimizer, loss=ContrastiveLoss(margin=config.margin))

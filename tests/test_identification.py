@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from pyimagesearch.identification import (
+    backbone_features,
     embed,
     enrolment_split,
     nearest_enrolled,
@@ -101,3 +102,16 @@ def test_embed_scales_uint8_images_and_adds_the_channel_axis():
     extractor = keras.Model(inputs, keras.layers.Flatten()(inputs))
     images = np.array([[[0, 51, 255], [102, 0, 0]]], dtype=np.uint8)
     np.testing.assert_allclose(embed(extractor, images), [[0, 0.2, 1, 0.4, 0, 0]], atol=1e-6)
+
+
+@pytest.mark.mirror
+def test_backbone_features_are_unit_length_deterministic_and_tell_faces_apart():
+    rng = np.random.default_rng(0)
+    faces = rng.integers(0, 256, size=(3, 112, 92), dtype=np.uint8)
+    features = backbone_features(faces, size=64)
+    assert features.shape == (3, 1280) and features.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(features, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(backbone_features(faces[:1], size=64), features[:1], rtol=1e-4, atol=1e-5)
+    assert np.linalg.norm(features[0] - features[1]) > 1e-3
+    with pytest.raises(ValueError, match="backbone="):
+        backbone_features(faces, backbone="resnet18")

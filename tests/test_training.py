@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pyimagesearch.models import build_face_extractor
-from pyimagesearch.plots import plot_embedding_map, show_nearest_enrolled
+from pyimagesearch.plots import plot_embedding_map, show_image, show_nearest_enrolled
 from pyimagesearch.training import TrainConfig, describe, parameter_counts, train, update_record
 
 matplotlib.use("Agg")
@@ -28,8 +28,12 @@ def test_face_extractor_blocks_and_unit_length_embeddings():
     types = layer_types(model)
     for block in ("Conv2D", "BatchNormalization", "LeakyReLU", "MaxPooling2D", "Dropout"):
         assert types.count(block) == 4
-    assert types[1:4] == ["RandomTranslation", "RandomFlip", "RandomBrightness"]
-    assert types[-1] == "UnitNormalization" and "Lambda" not in types
+    augmentation = ["RandomTranslation", "RandomRotation", "RandomZoom", "RandomFlip", "RandomBrightness"]
+    assert types[1:6] == augmentation
+    assert types[-1] == "UnitNormalization" and "Lambda" not in types and "GlobalAveragePooling2D" in types
+    downscaled = build_face_extractor(**SMALL, downscale=2, flatten=True)
+    assert layer_types(downscaled)[6] == "AveragePooling2D" and "Flatten" in layer_types(downscaled)
+    assert downscaled.get_layer("flatten").output.shape == (None, 3 * 2 * 8)  # 24x20 -> 12x10 -> 3x2
     plain = build_face_extractor(**SMALL, augment=False, dropout=0.2)
     assert [t for t in layer_types(plain) if t.startswith("Random")] == []
     assert {layer.rate for layer in plain.layers if isinstance(layer, keras.layers.Dropout)} == {0.2}
@@ -40,7 +44,7 @@ def test_face_extractor_blocks_and_unit_length_embeddings():
 def test_augmentation_acts_only_in_training_and_the_model_reloads_safely(tmp_path):
     model = build_face_extractor(**SMALL)
     images = RNG.random((32, 24, 20, 1)).astype("float32")
-    for name in ("random_shift", "random_flip", "random_brightness"):
+    for name in ("random_shift", "random_rotation", "random_zoom", "random_flip", "random_brightness"):
         layer = model.get_layer(name)
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(images, training=False)), images)
         assert not np.allclose(keras.ops.convert_to_numpy(layer(images, training=True)), images)
@@ -116,3 +120,11 @@ def test_nearest_enrolled_figure_has_a_row_per_query(tmp_path):
     assert len(fig.axes) == 8 and (tmp_path / "q.png").exists()
     assert fig.axes[1].get_title() == "0.10" and fig.axes[1].title.get_color() == "tab:green"
     assert fig.axes[2].title.get_color() == "tab:red"
+
+
+def test_show_image_draws_the_pixels_it_is_given(tmp_path):
+    image = RNG.integers(0, 256, size=(20, 30), dtype=np.uint8)
+    fig = show_image(image, "faces", path=tmp_path / "m.png")
+    shown = fig.axes[0].images[0].get_array()
+    assert shown.shape == (20, 30, 3) and (shown[..., 1] == image).all()
+    assert fig.axes[0].get_title() == "faces" and (tmp_path / "m.png").stat().st_size > 0
