@@ -53,6 +53,26 @@ def drop_tf_log_lines(notebook) -> None:
             cell.outputs = kept
 
 
+def compress_png_outputs(notebook, colors: int = 256) -> None:
+    """Re-encode a notebook's PNG figures with a palette of ``colors`` when that makes them smaller."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "image/png" not in data:
+                continue
+            original = base64.b64decode(data["image/png"])
+            image = Image.open(io.BytesIO(original)).convert("RGB").quantize(colors=colors)
+            buffer = io.BytesIO()
+            image.save(buffer, format="PNG", optimize=True)
+            if buffer.tell() < len(original):
+                data["image/png"] = base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
 def run_notebook(path: Path, target: Path | None = None, parameters: dict | None = None) -> float:
     """Execute a notebook in its folder with papermill, save it (in place by default), return seconds."""
     import nbformat
@@ -67,6 +87,7 @@ def run_notebook(path: Path, target: Path | None = None, parameters: dict | None
         if target.exists():
             notebook = nbformat.read(target, as_version=4)
             drop_tf_log_lines(notebook)
+            compress_png_outputs(notebook)
             nbformat.write(notebook, target)
     return time.perf_counter() - start
 

@@ -1,6 +1,10 @@
 """Tests of the course runner's helpers and the results table."""
 
+import base64
+import io
+
 import nbformat
+import numpy as np
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from pyimagesearch import course, results
@@ -44,3 +48,23 @@ def test_markdown_table_aligns_columns_by_key():
     table = results.markdown_table([{"model": "course", "acc": 0.912345}, {"model": "improved", "auc": 1.0}])
     assert table.splitlines() == ["| model | acc | auc |", "|---|---|---|",
                                   "| course | 0.9123 |  |", "| improved |  | 1 |"]
+
+
+def test_png_outputs_get_smaller_and_keep_their_pixels():
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 256, size=(40, 50), dtype=np.uint8)
+    rgba = np.dstack([grey, grey, grey, np.full_like(grey, 255)])  # how matplotlib saves a grey photo
+    buffer = io.BytesIO()
+    Image.fromarray(rgba).save(buffer, format="PNG")
+    png = base64.b64encode(buffer.getvalue()).decode("ascii")
+    figure = new_output("display_data", data={"image/png": png, "text/plain": "fig"})
+    cell = new_code_cell("fig", outputs=[figure])
+    notebook = new_notebook(cells=[cell])
+    course.compress_png_outputs(notebook)
+    smaller = notebook.cells[0].outputs[0]["data"]["image/png"]
+    assert len(smaller) < len(png)
+    pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(smaller))).convert("L"))
+    assert (pixels == grey).all()
+    nbformat.validate(notebook)
