@@ -218,7 +218,7 @@ def show_nearest_enrolled(queries, neighbours, distances, matches, path: str | P
     """
     distances, matches = np.asarray(distances), np.asarray(matches, dtype=bool)
     n_queries, n = distances.shape
-    fig, axes = plt.subplots(n_queries, n + 1, figsize=(1.4 * (n + 1), 1.8 * n_queries), squeeze=False)
+    fig, axes = plt.subplots(n_queries, n + 1, figsize=(1.1 * (n + 1), 1.4 * n_queries), squeeze=False)
     for row in range(n_queries):
         axes[row, 0].imshow(to_uint8_rgb(queries[row]))
         axes[row, 0].set_title("query", fontsize=9)
