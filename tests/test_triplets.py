@@ -1,0 +1,87 @@
+"""Tests of random triplets, P x K batches and the mining losses on a hand-made batch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from keras import ops
+
+from pyimagesearch.triplets import (
+    batch_all_triplet_loss,
+    batch_hard_triplet_loss,
+    negative_mask,
+    pairwise_distances,
+    pk_batch_indices,
+    positive_mask,
+    random_triplet_indices,
+    triplet_loss,
+    triplet_mask,
+)
+
+# Two people, two images each, on a line: 0 and 1 (person 7), 3 and 5 (person 9).
+LABELS = np.array([7, 7, 9, 9])
+POINTS = np.array([[0.0], [1.0], [3.0], [5.0]], dtype="float32")
+
+
+def numpy(x) -> np.ndarray:
+    return ops.convert_to_numpy(x)
+
+
+def test_pairwise_distances_match_the_points():
+    expected = np.abs(POINTS - POINTS.T)
+    np.testing.assert_allclose(numpy(pairwise_distances(POINTS)), expected, atol=1e-5)
+
+
+def test_masks_on_a_hand_made_batch():
+    np.testing.assert_array_equal(numpy(positive_mask(LABELS)), [[0, 1, 0, 0], [1, 0, 0, 0],
+                                                                  [0, 0, 0, 1], [0, 0, 1, 0]])
+    np.testing.assert_array_equal(numpy(negative_mask(LABELS)), [[0, 0, 1, 1], [0, 0, 1, 1],
+                                                                  [1, 1, 0, 0], [1, 1, 0, 0]])
+    valid = {tuple(t) for t in np.argwhere(numpy(triplet_mask(LABELS)))}
+    assert valid == {(0, 1, 2), (0, 1, 3), (1, 0, 2), (1, 0, 3), (2, 3, 0), (2, 3, 1), (3, 2, 0), (3, 2, 1)}
+
+
+def test_batch_hard_by_hand():
+    # Hardest positive - hardest negative + 0.5 per anchor: 1-3, 1-2, 2-2, 2-4 (+0.5) -> only anchor 2 counts.
+    assert float(batch_hard_triplet_loss(LABELS, POINTS, margin=0.5)) == pytest.approx(0.5 / 4, abs=1e-5)
+
+
+@pytest.mark.parametrize(("margin", "expected"), [(0.5, 0.5), (2.0, 4.0 / 3.0)])
+def test_batch_all_averages_the_violating_triplets(margin, expected):
+    # margin 0.5: only (2, 3, 1) violates it, by 0.5; margin 2: (1,0,2)=1, (2,3,0)=1, (2,3,1)=2.
+    assert float(batch_all_triplet_loss(LABELS, POINTS, margin=margin)) == pytest.approx(expected, abs=1e-5)
+
+
+def test_losses_are_zero_for_well_separated_people():
+    far = np.array([[0.0], [0.1], [10.0], [10.1]], dtype="float32")
+    assert float(batch_all_triplet_loss(LABELS, far)) == 0.0
+    assert float(batch_hard_triplet_loss(LABELS, far)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_triplet_loss_by_hand():
+    anchor = np.zeros((2, 2), dtype="float32")
+    positive = np.array([[3.0, 4.0], [0.0, 1.0]], dtype="float32")
+    negative = np.array([[0.0, 1.0], [3.0, 4.0]], dtype="float32")
+    # (5 - 1 + 0.5) and max(1 - 5 + 0.5, 0) = 0
+    assert float(triplet_loss(anchor, positive, negative, margin=0.5)) == pytest.approx(2.25, abs=1e-5)
+
+
+def test_random_triplets_obey_the_rules_and_are_seeded():
+    labels = np.array([0, 0, 0, 1, 1, 2])  # person 2 has one image: never an anchor
+    triplets = random_triplet_indices(labels, 200, seed=3)
+    anchors, positives, negatives = triplets.T
+    assert (labels[anchors] == labels[positives]).all() and (anchors != positives).all()
+    assert (labels[negatives] != labels[anchors]).all() and 5 in negatives and 5 not in anchors
+    np.testing.assert_array_equal(triplets, random_triplet_indices(labels, 200, seed=3))
+    with pytest.raises(ValueError, match="two people"):
+        random_triplet_indices(np.zeros(4), 1)
+
+
+def test_pk_batch_has_k_distinct_images_of_p_people():
+    labels = np.repeat(np.arange(6), [4, 4, 4, 1, 4, 2])
+    batch = pk_batch_indices(labels, people_per_batch=3, images_per_person=3, seed=0)
+    assert len(batch) == 9 and len(set(batch)) == 9
+    people, counts = np.unique(labels[batch], return_counts=True)
+    assert len(people) == 3 and (counts == 3).all() and not set(people) & {3, 5}
+    with pytest.raises(ValueError, match="only 4 have 3\\+ images"):
+        pk_batch_indices(labels, people_per_batch=5, images_per_person=3)
