@@ -110,3 +110,27 @@ def verification_summary(val_scores, val_labels, test_scores, test_labels,
         "test ROC AUC": roc_auc(test_scores, test_labels, greater_is_same),
         "test EER": equal_error_rate(test_scores, test_labels, greater_is_same),
     }
+
+
+def k_fold_verification(scores, labels, folds, greater_is_same: bool = False,
+                        far: float = 1e-3) -> dict[str, float]:
+    """The LFW protocol: per fold, a threshold chosen on the other folds, accuracy on this one.
+
+    ``folds`` gives each pair's fold (0..k-1, e.g. ``LFWPairs.folds``); scikit-learn's
+    ``PredefinedSplit`` walks them. Returns the mean and standard deviation of the k fold
+    accuracies and, over all pairs, ROC AUC, EER and TAR at FAR = ``far``.
+    """
+    from sklearn.model_selection import PredefinedSplit
+
+    scores, labels = np.asarray(scores, dtype=np.float64).ravel(), np.asarray(labels).ravel()
+    accuracies = []
+    for train, test in PredefinedSplit(np.asarray(folds).ravel()).split():
+        threshold = best_threshold(scores[train], labels[train], greater_is_same)
+        accuracies.append(accuracy_at(scores[test], labels[test], threshold, greater_is_same))
+    return {
+        "accuracy": float(np.mean(accuracies)),
+        "accuracy std": float(np.std(accuracies)),
+        "ROC AUC": roc_auc(scores, labels, greater_is_same),
+        "EER": equal_error_rate(scores, labels, greater_is_same),
+        f"TAR@FAR={far:g}": tar_at_far(scores, labels, far, greater_is_same),
+    }

@@ -9,6 +9,7 @@ from pyimagesearch.metrics import (
     accuracy_at,
     best_threshold,
     equal_error_rate,
+    k_fold_verification,
     predict_same,
     roc_auc,
     tar_at_far,
@@ -106,3 +107,16 @@ def test_inputs_are_checked():
         roc_auc([0.1, 0.2], [1, 2])
     with pytest.raises(ValueError, match="3 scores but 2 labels"):
         equal_error_rate([0.1, 0.2, 0.3], [1, 0])
+
+
+def test_k_fold_thresholds_never_see_their_own_fold():
+    # Fold 0 alone is separable at 0.5; folds 1 and 2 at 2.5. Choosing fold 0's threshold on
+    # folds 1-2 (2.5) must misclassify its negatives at 1.0, which a leak would hide.
+    scores = np.array([0.0, 1.0] + [2.0, 2.0, 3.0, 3.0] * 2)
+    labels = np.array([1, 0] + [1, 1, 0, 0] * 2)
+    folds = np.array([0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
+    result = k_fold_verification(scores, labels, folds)
+    np.testing.assert_allclose([result["accuracy"], result["accuracy std"]],
+                               [np.mean([0.5, 1.0, 1.0]), np.std([0.5, 1.0, 1.0])])
+    assert result["ROC AUC"] == roc_auc(scores, labels)
+    assert set(result) == {"accuracy", "accuracy std", "ROC AUC", "EER", "TAR@FAR=0.001"}
