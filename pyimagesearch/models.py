@@ -112,3 +112,33 @@ def build_face_extractor(input_shape: tuple[int, ...] = (112, 92, 1), embedding_
     outputs = layers.UnitNormalization(name="embedding")(x)
     return keras.Model(inputs, outputs, name="face_extractor")
 
+
+
+# Backbone -> (builder, Rescaling scale and offset that equal its preprocess_input on 0-255 pixels).
+BACKBONES = {"mobilenet_v2": (keras.applications.MobileNetV2, 1 / 127.5, -1.0)}
+
+
+def build_backbone_embedding(backbone: str = "mobilenet_v2", input_shape: tuple[int, ...] = (128, 128, 3),
+                             embedding_dim: int = 128, trainable_layers: int = 0, weights: str | None = None,
+                             dropout: float = 0.2) -> keras.Model:
+    """A pretrained backbone, a small trainable head and an L2-normalised embedding.
+
+    Takes RGB pixels on the 0-255 scale and applies the backbone's own preprocessing inside
+    the model (the course called ``preprocess_input`` on images already scaled to [0, 1]).
+    Only the last ``trainable_layers`` layers of the backbone train (0: frozen); ``weights``
+    is a weights file (see ``datasets.imagenet_weights``) or None for random weights.
+    """
+    if backbone not in BACKBONES:
+        raise ValueError(f"backbone={backbone!r}: choose one of {', '.join(BACKBONES)}")
+    build, scale, offset = BACKBONES[backbone]
+    inputs = keras.Input(shape=input_shape, name="image")
+    base = build(include_top=False, weights=weights, input_shape=input_shape, pooling="avg")
+    base.trainable = trainable_layers > 0
+    for layer in base.layers[:len(base.layers) - trainable_layers]:
+        layer.trainable = False
+    x = layers.Rescaling(scale, offset=offset, name="preprocess")(inputs)
+    x = base(x, training=False)  # batch norm statistics stay those of ImageNet
+    x = layers.Dropout(dropout, name="head_dropout")(x)
+    x = layers.Dense(embedding_dim, name="head_dense")(x)
+    outputs = layers.UnitNormalization(name="embedding")(x)
+    return keras.Model(inputs, outputs, name=f"{backbone}_embedding")
