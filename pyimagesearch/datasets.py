@@ -432,6 +432,11 @@ class LFWPairs:
         """Number of folds (10 for ``pairs.txt``, 1 for the development files)."""
         return int(self.folds.max()) + 1
 
+    def people(self, fold: int | None = None) -> set[str]:
+        """The people in the pairs (of one fold): those a model evaluated there must not train on."""
+        chosen = range(len(self)) if fold is None else np.flatnonzero(self.folds == fold)
+        return {Path(path).parent.name for i in chosen for path in (self.left[i], self.right[i])}
+
     def paths(self, root: str | Path) -> tuple[list[Path], list[Path]]:
         """The pairs' image paths under an LFW image folder."""
         root = Path(root)

@@ -89,6 +89,8 @@ def test_parse_lfw_pairs_structure():
     assert pairs.right == ["Ann/Ann_0002.jpg", "Cid/Cid_0003.jpg", "Dee/Dee_0004.jpg", "Ann/Ann_0002.jpg"]
     np.testing.assert_array_equal(pairs.labels, [1, 0, 1, 0])
     np.testing.assert_array_equal(pairs.folds, [0, 0, 1, 1])
+    assert pairs.people(0) == {"Ann", "Bob", "Cid"} and pairs.people(1) == {"Dee", "Eve", "Ann"}
+    assert pairs.people() == {"Ann", "Bob", "Cid", "Dee", "Eve"}
 
 
 def test_parse_lfw_pairs_reports_the_bad_line():
