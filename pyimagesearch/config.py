@@ -87,13 +87,13 @@ def setup(quick: bool | None = None, seed: int = SEED) -> Settings:
     mirror = data_dir()
     print(
         f"{settings.mode} mode | seed {seed} | Keras {keras.__version__} ({keras.backend.backend()}) | "
-        f"data mirror: {mirror if mirror else 'not set'} | outputs: {_relative(settings.output_dir)}"
+        f"data mirror: {mirror if mirror else 'not set'} | outputs: {relative_to_repo(settings.output_dir)}"
     )
     return settings
 
 
-def _relative(path: Path) -> str:
-    """Show a path relative to the repository when it lies inside it."""
+def relative_to_repo(path: Path) -> str:
+    """A path relative to the repository when it lies inside it (saved outputs name no machine)."""
     try:
         return str(path.resolve().relative_to(REPO_ROOT))
     except ValueError:

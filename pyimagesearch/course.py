@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from pyimagesearch.config import QUICK_ENV, REPO_ROOT, output_root
+from pyimagesearch.config import QUICK_ENV, REPO_ROOT, output_root, relative_to_repo
 from pyimagesearch.results import load_results, summary_table
 
 # Chapter folder -> extra runs, each a dict of notebook parameters.
@@ -73,6 +73,14 @@ def compress_png_outputs(notebook, colors: int = 256) -> None:
                 data["image/png"] = base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def relative_papermill_paths(notebook) -> None:
+    """Papermill's record of the input and output notebooks, relative to the repository."""
+    record = notebook.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if record.get(key):
+            record[key] = relative_to_repo(Path(record[key]))
+
+
 def run_notebook(path: Path, target: Path | None = None, parameters: dict | None = None) -> float:
     """Execute a notebook in its folder with papermill, save it (in place by default), return seconds."""
     import nbformat
@@ -88,6 +96,7 @@ def run_notebook(path: Path, target: Path | None = None, parameters: dict | None
             notebook = nbformat.read(target, as_version=4)
             drop_tf_log_lines(notebook)
             compress_png_outputs(notebook)
+            relative_papermill_paths(notebook)
             nbformat.write(notebook, target)
     return time.perf_counter() - start
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
-from pyimagesearch.config import Settings, output_root
+from pyimagesearch.config import Settings, output_root, relative_to_repo
 
 
-def save_results(chapter: str, metrics: dict, settings: Settings) -> Path:
-    """Write a notebook's final numbers to ``output/<mode>/results/<chapter>.json``."""
+def save_results(chapter: str, metrics: dict, settings: Settings) -> None:
+    """Write a notebook's final numbers to ``output/<mode>/results/<chapter>.json`` and say where."""
     from pyimagesearch.devices import machine_description
 
     record = {"chapter": chapter, "mode": settings.mode, "seed": settings.seed,
@@ -19,7 +18,7 @@ def save_results(chapter: str, metrics: dict, settings: Settings) -> Path:
     path = settings.output_dir / "results" / f"{chapter}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2, default=float))
-    return path
+    print(f"results saved to {relative_to_repo(path)}")
 
 
 def load_results(mode: str = "full") -> list[dict]:

@@ -33,10 +33,20 @@ def test_tf_log_lines_are_dropped_and_other_stderr_kept():
     nbformat.validate(notebook)
 
 
-def test_results_round_trip_and_table(tmp_path, monkeypatch):
+def test_papermill_paths_are_made_relative_to_the_repository():
+    notebook = new_notebook()
+    notebook.metadata["papermill"] = {"input_path": str(course.REPO_ROOT / "04_x" / "a.ipynb"),
+                                      "output_path": "/elsewhere/b.ipynb"}
+    course.relative_papermill_paths(notebook)
+    paths = notebook.metadata["papermill"]
+    assert paths == {"input_path": "04_x/a.ipynb", "output_path": "/elsewhere/b.ipynb"}
+
+
+def test_results_round_trip_and_table(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SIAMESE_OUTPUT_DIR", str(tmp_path))
     settings = Settings(quick=True, seed=1, output_dir=tmp_path / "quick")
     results.save_results("04_contrastive", {"test accuracy": 0.98765, "epochs": 2}, settings)
+    assert capsys.readouterr().out == f"results saved to {tmp_path}/quick/results/04_contrastive.json\n"
     records = results.load_results("quick")
     assert [r["chapter"] for r in records] == ["04_contrastive"] and records[0]["mode"] == "quick"
     table = results.summary_table(records)
