@@ -42,21 +42,21 @@ def backbone_features(images, backbone: str = "mobilenet_v2", size: int = 112,
                       batch_size: int = 64) -> np.ndarray:
     """Pooled features of a frozen ImageNet backbone for uint8 greyscale faces ``(N, H, W)``.
 
-    Faces are resized to ``size`` x ``size``, repeated to three channels and given to the
-    backbone's own ``preprocess_input`` on the 0-255 scale it expects (the course applied
-    it to images already scaled to [0, 1]). Returns float32 ``(N, D)``, L2-normalised.
+    Faces are resized to ``size`` x ``size``, repeated to three channels and scaled from
+    0-255 as the backbone's ``preprocess_input`` does (``models.BACKBONES``; the course
+    applied it to images already scaled to [0, 1]). Returns float32 ``(N, D)``, L2-normalised.
     """
     from pyimagesearch.datasets import imagenet_weights
+    from pyimagesearch.models import BACKBONES
 
-    applications = {"mobilenet_v2": (keras.applications.MobileNetV2, keras.applications.mobilenet_v2)}
-    if backbone not in applications:
-        raise ValueError(f"backbone={backbone!r}: choose one of {', '.join(applications)}")
-    build, module = applications[backbone]
+    if backbone not in BACKBONES:
+        raise ValueError(f"backbone={backbone!r}: choose one of {', '.join(BACKBONES)}")
+    build, scale, offset = BACKBONES[backbone]
     model = build(include_top=False, weights=imagenet_weights(backbone), input_shape=(size, size, 3),
                   pooling="avg")
     faces = keras.ops.image.resize(np.asarray(images, dtype=np.float32)[..., np.newaxis], (size, size))
-    faces = np.repeat(keras.ops.convert_to_numpy(faces), 3, axis=-1)
-    features = model.predict(module.preprocess_input(faces), batch_size=batch_size, verbose=0)
+    faces = np.repeat(keras.ops.convert_to_numpy(faces), 3, axis=-1) * scale + offset
+    features = model.predict(faces, batch_size=batch_size, verbose=0)
     features = np.asarray(features, dtype=np.float32)
     return features / np.linalg.norm(features, axis=1, keepdims=True)
 

@@ -13,6 +13,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from pyimagesearch.layers import EuclideanDistance
+from pyimagesearch.triplets import triplet_hinge
+
 
 @keras.saving.register_keras_serializable(package="pyimagesearch")
 class SiameseModel(keras.Model):
@@ -21,19 +24,18 @@ class SiameseModel(keras.Model):
     def __init__(self, embedding: keras.Model, margin: float = 0.5, **kwargs):
         super().__init__(**kwargs)
         self.embedding, self.margin = embedding, float(margin)
+        self.distance = EuclideanDistance(name="distance")
         self.loss_tracker = keras.metrics.Mean(name="loss")
 
     def call(self, triplet, training=None):
         """The distances ``(d(a, p), d(a, n))`` of a batch of triplets, each ``(batch,)``."""
         anchor, positive, negative = (self.embedding(x, training=training) for x in triplet)
-        d_ap = ops.sqrt(ops.sum(ops.square(anchor - positive), axis=-1) + 1e-12)
-        d_an = ops.sqrt(ops.sum(ops.square(anchor - negative), axis=-1) + 1e-12)
-        return d_ap, d_an
+        return (ops.reshape(self.distance([anchor, positive]), (-1,)),
+                ops.reshape(self.distance([anchor, negative]), (-1,)))
 
     def triplet_loss(self, distances):
         """Mean ``max(d(a, p) - d(a, n) + margin, 0)``."""
-        d_ap, d_an = distances
-        return ops.mean(ops.maximum(d_ap - d_an + self.margin, 0.0))
+        return triplet_hinge(*distances, margin=self.margin)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The triplet loss of ``y_pred`` (Keras' train and test steps call this on any backend)."""

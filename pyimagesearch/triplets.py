@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
+from pyimagesearch.layers import EuclideanDistance
+
 
 def _people(labels, min_images: int) -> tuple[np.ndarray, dict]:
     """Flat labels and, for each person with at least ``min_images`` images, their indices."""
@@ -86,11 +88,15 @@ def triplet_mask(labels):
     return ops.logical_and(ops.expand_dims(positives, 2), ops.expand_dims(negatives, 1))
 
 
+def triplet_hinge(d_ap, d_an, margin: float = 0.5):
+    """Mean ``max(d(a, p) - d(a, n) + margin, 0)`` of given anchor-positive and anchor-negative distances."""
+    return ops.mean(ops.maximum(ops.reshape(d_ap, (-1,)) - ops.reshape(d_an, (-1,)) + margin, 0.0))
+
+
 def triplet_loss(anchor, positive, negative, margin: float = 0.5):
-    """Mean ``max(d(a, p) - d(a, n) + margin, 0)`` over given (anchor, positive, negative) rows."""
-    d_ap = ops.sqrt(ops.sum(ops.square(anchor - positive), axis=-1) + 1e-12)
-    d_an = ops.sqrt(ops.sum(ops.square(anchor - negative), axis=-1) + 1e-12)
-    return ops.mean(ops.maximum(d_ap - d_an + margin, 0.0))
+    """:func:`triplet_hinge` of the Euclidean distances of (anchor, positive, negative) rows."""
+    distance = EuclideanDistance()
+    return triplet_hinge(distance([anchor, positive]), distance([anchor, negative]), margin)
 
 
 def batch_all_triplet_loss(labels, embeddings, margin: float = 0.5):
