@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from pyimagesearch.datasets import list_image_folder
+from pyimagesearch.datasets import ImageFolder, list_image_folder
 from pyimagesearch.face_detection import KINDS, Detection, FaceDetector, crop, to_bgr
 
 REPORT_NAME = "crop_report.csv"
@@ -217,11 +217,17 @@ def check_folders(src: Path, dst: Path) -> tuple[Path, Path]:
     return src, dst
 
 
-def plan(src: Path, dst: Path, image_format: str) -> tuple[list[Job], list[Job], list[Outcome]]:
-    """(jobs to run, jobs whose crop exists, name clashes) for every image under src."""
+def plan(src: Path, dst: Path, image_format: str,
+         people: Collection[str] | None = None) -> tuple[list[Job], list[Job], list[Outcome]]:
+    """(jobs to run, jobs whose crop exists, name clashes) for every image under src (of ``people``)."""
     folder = list_image_folder(src)
+    if people is not None:
+        keep = set(people)
+        folder = ImageFolder(src, [p for p in folder.paths if p.parent.name in keep],
+                             [i for i in folder.identities if i in keep])
     if not folder.paths:
-        raise CropError(f"{src}: no images found; expected per-person folders SRC/<person>/<image>")
+        raise CropError(f"{src}: no images found; expected per-person folders SRC/<person>/<image>"
+                        + (" of the people asked for" if people is not None else ""))
     for person in folder.people:
         if (dst / person).resolve().is_relative_to(src):
             raise CropError(f"{dst / person}: leads into the input folder {src}; remove that link")
@@ -282,13 +288,14 @@ def write_report(path: Path, rows: dict[str, dict[str, str]]) -> None:
 def crop_folder(src: str | Path, dst: str | Path, kind: str = "caffe", confidence: float = 0.5,
                 margin: float = 0.2, size: int = 160, min_face: int = 32, keep: str = "largest",
                 image_format: str = "jpg", workers: int = 2, batch_size: int = 8,
-                progress: bool = True) -> CropSummary:
-    """Crop the chosen face of every ``src/<person>/<image>`` into ``dst/<person>/``; see the module."""
+                progress: bool = True, people: Collection[str] | None = None) -> CropSummary:
+    """Crop the chosen face of every ``src/<person>/<image>`` (of ``people``, if given) into
+    ``dst/<person>/``; see the module."""
     if workers < 1 or batch_size < 1:
         raise ValueError(f"workers={workers}, batch_size={batch_size}: both must be at least 1")
     settings = CropSettings(kind, confidence, margin, size, min_face, keep, image_format)
     src, dst = check_folders(Path(src), Path(dst))
-    todo, done, clashes = plan(src, dst, image_format)
+    todo, done, clashes = plan(src, dst, image_format, people)
     cached_detector(kind, confidence)  # model file problems surface here, before any work
     dst.mkdir(parents=True, exist_ok=True)
     report = dst / REPORT_NAME

@@ -437,6 +437,20 @@ class LFWPairs:
         chosen = range(len(self)) if fold is None else np.flatnonzero(self.folds == fold)
         return {Path(path).parent.name for i in chosen for path in (self.left[i], self.right[i])}
 
+    def subset(self, index) -> LFWPairs:
+        """The pairs at ``index`` (indices or a boolean mask), with their labels and folds."""
+        index = np.flatnonzero(index) if np.asarray(index).dtype == bool else np.asarray(index)
+        return LFWPairs([self.left[i] for i in index], [self.right[i] for i in index],
+                        self.labels[index], self.folds[index])
+
+    def first(self, n: int) -> LFWPairs:
+        """The first ``n`` matched and ``n`` mismatched pairs of every fold (a small protocol)."""
+        keep = np.zeros(len(self), dtype=bool)
+        for fold in range(self.n_folds):
+            for label in (1, 0):
+                keep[np.flatnonzero((self.folds == fold) & (self.labels == label))[:n]] = True
+        return self.subset(keep)
+
     def paths(self, root: str | Path) -> tuple[list[Path], list[Path]]:
         """The pairs' image paths under an LFW image folder."""
         root = Path(root)

@@ -47,17 +47,12 @@ def backbone_features(images, backbone: str = "mobilenet_v2", size: int = 112,
     applied it to images already scaled to [0, 1]). Returns float32 ``(N, D)``, L2-normalised.
     """
     from pyimagesearch.datasets import imagenet_weights
-    from pyimagesearch.models import BACKBONES
+    from pyimagesearch.models import build_backbone_features
 
-    if backbone not in BACKBONES:
-        raise ValueError(f"backbone={backbone!r}: choose one of {', '.join(BACKBONES)}")
-    build, scale, offset = BACKBONES[backbone]
-    model = build(include_top=False, weights=imagenet_weights(backbone), input_shape=(size, size, 3),
-                  pooling="avg")
+    model = build_backbone_features(backbone, (size, size, 3), weights=imagenet_weights(backbone))
     faces = keras.ops.image.resize(np.asarray(images, dtype=np.float32)[..., np.newaxis], (size, size))
-    faces = np.repeat(keras.ops.convert_to_numpy(faces), 3, axis=-1) * scale + offset
-    features = model.predict(faces, batch_size=batch_size, verbose=0)
-    features = np.asarray(features, dtype=np.float32)
+    faces = np.repeat(keras.ops.convert_to_numpy(faces), 3, axis=-1)
+    features = np.asarray(model.predict(faces, batch_size=batch_size, verbose=0), dtype=np.float32)
     return features / np.linalg.norm(features, axis=1, keepdims=True)
 
 

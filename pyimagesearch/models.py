@@ -118,15 +118,14 @@ def build_face_extractor(input_shape: tuple[int, ...] = (112, 92, 1), embedding_
 BACKBONES = {"mobilenet_v2": (keras.applications.MobileNetV2, 1 / 127.5, -1.0)}
 
 
-def build_backbone_embedding(backbone: str = "mobilenet_v2", input_shape: tuple[int, ...] = (128, 128, 3),
-                             embedding_dim: int = 128, trainable_layers: int = 0, weights: str | None = None,
-                             dropout: float = 0.2) -> keras.Model:
-    """A pretrained backbone, a small trainable head and an L2-normalised embedding.
+def build_backbone_features(backbone: str = "mobilenet_v2", input_shape: tuple[int, ...] = (128, 128, 3),
+                            trainable_layers: int = 0, weights: str | None = None) -> keras.Model:
+    """RGB pixels on the 0-255 scale -> the backbone's pooled features, its preprocessing inside.
 
-    Takes RGB pixels on the 0-255 scale and applies the backbone's own preprocessing inside
-    the model (the course called ``preprocess_input`` on images already scaled to [0, 1]).
-    Only the last ``trainable_layers`` layers of the backbone train (0: frozen); ``weights``
-    is a weights file (see ``datasets.imagenet_weights``) or None for random weights.
+    The course called ``preprocess_input`` on images already scaled to [0, 1]; here a
+    ``Rescaling`` layer does the backbone's own scaling on 0-255 pixels. Only the last
+    ``trainable_layers`` layers of the backbone train (0: frozen); ``weights`` is a weights
+    file (see ``datasets.imagenet_weights``) or None for random weights.
     """
     if backbone not in BACKBONES:
         raise ValueError(f"backbone={backbone!r}: choose one of {', '.join(BACKBONES)}")
@@ -137,8 +136,30 @@ def build_backbone_embedding(backbone: str = "mobilenet_v2", input_shape: tuple[
     for layer in base.layers[:len(base.layers) - trainable_layers]:
         layer.trainable = False
     x = layers.Rescaling(scale, offset=offset, name="preprocess")(inputs)
-    x = base(x, training=False)  # batch norm statistics stay those of ImageNet
-    x = layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = base(x, training=False)  # batch norm statistics stay those of ImageNet
+    return keras.Model(inputs, outputs, name=f"{backbone}_features")
+
+
+def build_embedding_head(input_dim: int, embedding_dim: int = 128, dropout: float = 0.2) -> keras.Model:
+    """Features -> dropout, a dense layer, unit length: the small trainable head of an embedding."""
+    inputs = keras.Input(shape=(input_dim,), name="features")
+    x = layers.Dropout(dropout, name="head_dropout")(inputs)
     x = layers.Dense(embedding_dim, name="head_dense")(x)
     outputs = layers.UnitNormalization(name="embedding")(x)
-    return keras.Model(inputs, outputs, name=f"{backbone}_embedding")
+    return keras.Model(inputs, outputs, name="embedding_head")
+
+
+def build_backbone_embedding(backbone: str = "mobilenet_v2", input_shape: tuple[int, ...] = (128, 128, 3),
+                             embedding_dim: int = 128, trainable_layers: int = 0, weights: str | None = None,
+                             dropout: float = 0.2, flip: bool = False) -> keras.Model:
+    """A pretrained backbone, a small trainable head and an L2-normalised embedding.
+
+    Two sub-models, :func:`build_backbone_features` and :func:`build_embedding_head`, so
+    that a frozen backbone's features can be computed once and only the head trained on
+    them. ``flip`` adds random horizontal flips (training only) in front.
+    """
+    features = build_backbone_features(backbone, input_shape, trainable_layers, weights)
+    head = build_embedding_head(features.output_shape[-1], embedding_dim, dropout)
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = layers.RandomFlip("horizontal", name="random_flip")(inputs) if flip else inputs
+    return keras.Model(inputs, head(features(x)), name=f"{backbone}_embedding")

@@ -109,6 +109,21 @@ def make_pair_indices(labels, seed: int | np.random.Generator | None = None) -> 
     return pairs, pair_labels
 
 
+def default_scale(images: np.ndarray, scale: float | None) -> float:
+    """``scale`` if given, else 1/255 for integer images and 1 for float ones."""
+    if scale is None:
+        scale = 1 / 255 if np.issubdtype(images.dtype, np.integer) else 1.0
+    return float(scale)
+
+
+def gather(images: np.ndarray, indices, scale: float = 1.0) -> np.ndarray:
+    """The images at ``indices`` as float32 times ``scale``, with a channel axis added to 2-D images."""
+    batch = images[indices].astype(np.float32)
+    if scale != 1.0:
+        batch *= scale
+    return batch[..., np.newaxis] if images.ndim == 3 else batch
+
+
 class PairDataset(keras.utils.PyDataset):
     """Batches of image pairs gathered on the fly from ``(images, pairs, labels)``.
 
@@ -134,9 +149,7 @@ class PairDataset(keras.utils.PyDataset):
             raise ValueError(f"{len(self.pairs)} pairs but {len(self.labels)} labels")
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
-        if scale is None:
-            scale = 1 / 255 if np.issubdtype(self.images.dtype, np.integer) else 1.0
-        self.scale = float(scale)
+        self.scale = default_scale(self.images, scale)
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.rng = np.random.default_rng(seed)
@@ -166,10 +179,7 @@ class PairDataset(keras.utils.PyDataset):
 
     def _pixels(self, indices: np.ndarray) -> np.ndarray:
         """The images at ``indices`` as scaled float32 with a channel axis."""
-        batch = self.images[indices].astype(np.float32)
-        if self.scale != 1.0:
-            batch *= self.scale
-        return batch[..., np.newaxis] if self.images.ndim == 3 else batch
+        return gather(self.images, indices, self.scale)
 
     def __getitem__(self, index: int):
         if not 0 <= index < len(self):

@@ -231,3 +231,53 @@ def show_nearest_enrolled(queries, neighbours, distances, matches, path: str | P
     fig.tight_layout()
     _save(fig, path)
     return fig
+
+
+def draw_detections(image, detections) -> np.ndarray:
+    """A copy of an RGB image with each face box drawn and labelled with its confidence."""
+    canvas = to_uint8_rgb(image).copy()
+    for face in detections:
+        top_left, bottom_right = (int(face.x1), int(face.y1)), (int(face.x2), int(face.y2))
+        cv2.rectangle(canvas, top_left, bottom_right, GREEN, 2)
+        cv2.putText(canvas, f"{face.confidence:.2f}", (top_left[0], max(12, top_left[1] - 4)),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.45, GREEN, 1, cv2.LINE_AA)
+        for point in face.landmarks or ():
+            cv2.circle(canvas, (int(point[0]), int(point[1])), 2, RED, -1)
+    return canvas
+
+
+def show_triplets(anchors, positives, negatives, d_ap, d_an, path: str | Path | None = None):
+    """The course's prediction figure: one row per triplet, titled with d(a, p) and d(a, n).
+
+    A row's distances are green when the anchor is closer to its positive than to its
+    negative (the triplet is ranked correctly), red otherwise.
+    """
+    d_ap, d_an = np.ravel(d_ap), np.ravel(d_an)
+    fig, axes = plt.subplots(len(d_ap), 3, figsize=(4.2, 1.5 * len(d_ap)), squeeze=False)
+    for row in range(len(d_ap)):
+        colour = "tab:green" if d_ap[row] < d_an[row] else "tab:red"
+        titles = ("anchor", f"positive  d={d_ap[row]:.2f}", f"negative  d={d_an[row]:.2f}")
+        for col, (images, title) in enumerate(zip((anchors, positives, negatives), titles, strict=True)):
+            axes[row, col].imshow(to_uint8_rgb(images[row]))
+            axes[row, col].set_title(title, fontsize=8, color="black" if col == 0 else colour)
+            axes[row, col].axis("off")
+    fig.tight_layout()
+    _save(fig, path)
+    return fig
+
+
+def plot_roc_curves(curves: Mapping[str, tuple], path: str | Path | None = None):
+    """ROC curves (scikit-learn) of named ``(distances, labels)``, false accept rate on a log axis."""
+    from sklearn.metrics import auc, roc_curve
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    for name, (distances, labels) in curves.items():
+        fpr, tpr, _ = roc_curve(np.ravel(labels), -np.ravel(distances))
+        ax.plot(fpr, tpr, label=f"{name} (AUC {auc(fpr, tpr):.3f})")
+    ax.set(xscale="log", xlim=(1e-3, 1), ylim=(0, 1.01), xlabel="false accept rate",
+           ylabel="true accept rate", title=f"LFW verification, {len(np.ravel(labels)):,} pairs")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    _save(fig, path)
+    return fig

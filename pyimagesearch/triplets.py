@@ -8,8 +8,11 @@ to its negative by at least a margin (Schroff et al., FaceNet, 2015)::
 
 * :func:`random_triplet_indices` is the course's ``TripletGenerator``: random triplets of
   indices, anchor and positive from a person with at least two images.
-* :func:`pk_batch_indices` draws batches of P people x K images each, and the losses
-  :func:`batch_all_triplet_loss` and :func:`batch_hard_triplet_loss` mine triplets inside
+* :class:`TripletDataset` serves the course's random triplets to ``fit`` on any backend;
+  :func:`tf_triplet_dataset` is the course's tf.data pipeline over image files.
+* :func:`pk_batch_indices` (and :class:`PKDataset`) draw batches of P people x K images, and
+  the losses :func:`batch_all_triplet_loss` and :func:`batch_hard_triplet_loss`
+  (:class:`MinedTripletLoss` for ``compile``) mine triplets inside
   such a batch from the matrix of pairwise distances (Hermans, Beyer and Leibe, "In
   Defense of the Triplet Loss for Person Re-Identification", 2017). They use ``keras.ops``
   only, so they run on every backend.
@@ -17,34 +20,43 @@ to its negative by at least a margin (Schroff et al., FaceNet, 2015)::
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 from keras import ops
 
 from pyimagesearch.layers import EuclideanDistance
+from pyimagesearch.pairs import default_scale, gather
 
 
 def _people(labels, min_images: int) -> tuple[np.ndarray, dict]:
     """Flat labels and, for each person with at least ``min_images`` images, their indices."""
     labels = np.asarray(labels).ravel()
-    members = {person: np.flatnonzero(labels == person) for person in np.unique(labels)}
-    eligible = {person: index for person, index in members.items() if len(index) >= min_images}
-    if not eligible or len(members) < 2:
+    people, codes, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    members = np.split(np.argsort(codes, kind="stable"), np.cumsum(counts)[:-1])
+    eligible = {person: index for person, index in zip(people, members, strict=True)
+                if len(index) >= min_images}
+    if not eligible or len(people) < 2:
         raise ValueError(f"need at least two people and one with {min_images}+ images, "
-                         f"got {len(members)} people, {len(eligible)} with {min_images}+")
+                         f"got {len(people)} people, {len(eligible)} with {min_images}+")
     return labels, eligible
 
 
 def random_triplet_indices(labels, n: int, seed: int | np.random.Generator | None = None) -> np.ndarray:
-    """``n`` random triplets ``(n, 3)`` of indices: anchor, positive (same person), negative."""
+    """``n`` random triplets ``(n, 3)`` of indices: anchor, positive (same person), negative.
+
+    The anchor's person is drawn uniformly among those with two or more images, anchor and
+    positive are two of their images, the negative any image of someone else.
+    """
     rng = np.random.default_rng(seed)
     labels, eligible = _people(labels, 2)
     people = list(eligible)
     triplets = np.empty((n, 3), dtype=np.int64)
-    for row in range(n):
-        person = people[rng.integers(len(people))]
-        triplets[row, :2] = rng.choice(eligible[person], size=2, replace=False)
-        others = np.flatnonzero(labels != person)
-        triplets[row, 2] = others[rng.integers(len(others))]
+    for row, person in enumerate(rng.integers(len(people), size=n)):
+        triplets[row, :2] = rng.choice(eligible[people[person]], size=2, replace=False)
+    negatives = triplets[:, 2]
+    negatives[:] = rng.integers(len(labels), size=n)
+    while (clash := labels[negatives] == labels[triplets[:, 0]]).any():
+        negatives[clash] = rng.integers(len(labels), size=int(clash.sum()))
     return triplets
 
 
@@ -53,11 +65,112 @@ def pk_batch_indices(labels, people_per_batch: int, images_per_person: int,
     """One batch of indices: ``P`` random people with at least ``K`` images, ``K`` of each."""
     rng = np.random.default_rng(seed)
     _, eligible = _people(labels, images_per_person)
+    return _pk_batch(eligible, people_per_batch, images_per_person, rng)
+
+
+def _pk_batch(eligible: dict, people_per_batch: int, images_per_person: int,
+              rng: np.random.Generator) -> np.ndarray:
+    """``P`` people of ``eligible`` (person -> indices), ``K`` of their images each."""
     if people_per_batch > len(eligible):
         raise ValueError(f"{people_per_batch} people per batch, but only {len(eligible)} have "
                          f"{images_per_person}+ images")
     people = rng.choice(list(eligible), size=people_per_batch, replace=False)
     return np.concatenate([rng.choice(eligible[p], size=images_per_person, replace=False) for p in people])
+
+
+class TripletDataset(keras.utils.PyDataset):
+    """The course's ``TripletGenerator`` as a Keras loader: batches of random triplets.
+
+    Each epoch has ``steps`` batches of ``batch_size`` triplets drawn with
+    :func:`random_triplet_indices`, fresh after every epoch. An item is
+    ``((anchor, positive, negative),)``: float32 images times ``scale`` (see
+    ``pairs.gather``) gathered from ``images``, which may also be cached features.
+    """
+
+    def __init__(self, images, labels, batch_size: int = 32, steps: int = 100, scale: float | None = None,
+                 seed: int | np.random.Generator | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.images, self.labels = np.asarray(images), np.asarray(labels).ravel()
+        self.batch_size, self.steps = int(batch_size), int(steps)
+        self.scale = default_scale(self.images, scale)
+        self.rng = np.random.default_rng(seed)
+        self.on_epoch_end()
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, index: int):
+        rows = self.triplets[index * self.batch_size:(index + 1) * self.batch_size]
+        return (tuple(gather(self.images, rows[:, i], self.scale) for i in range(3)),)
+
+    def on_epoch_end(self) -> None:
+        """Fresh triplets for the next epoch."""
+        self.triplets = random_triplet_indices(self.labels, self.steps * self.batch_size, seed=self.rng)
+
+
+class RandomPairDataset(TripletDataset):
+    """Balanced random pairs for the contrastive loss, drawn as random triplets are.
+
+    Each batch of ``batch_size`` triplets gives ``batch_size`` pairs: (anchor, positive)
+    from its first half, label 1, and (anchor, negative) from its second half, label 0.
+    An item is ``((left, right), labels)``.
+    """
+
+    def __getitem__(self, index: int):
+        rows = self.triplets[index * self.batch_size:(index + 1) * self.batch_size]
+        half = len(rows) // 2
+        right = np.concatenate([rows[:half, 1], rows[half:, 2]])
+        labels = (np.arange(len(rows)) < half).astype(np.float32)
+        return (gather(self.images, rows[:, 0], self.scale), gather(self.images, right, self.scale)), labels
+
+
+class PKDataset(keras.utils.PyDataset):
+    """Batches of ``P`` people x ``K`` images with their labels, for the mining losses.
+
+    An item is ``(images, labels)``: float32 images times ``scale`` and float32 label codes
+    (each person's position among the distinct labels), ``steps`` batches an epoch.
+    """
+
+    def __init__(self, images, labels, people_per_batch: int = 16, images_per_person: int = 4,
+                 steps: int = 100, scale: float | None = None,
+                 seed: int | np.random.Generator | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.images = np.asarray(images)
+        self.codes = np.unique(np.asarray(labels).ravel(), return_inverse=True)[1].astype(np.float32)
+        _, self.eligible = _people(self.codes, images_per_person)
+        self.people_per_batch, self.images_per_person = int(people_per_batch), int(images_per_person)
+        self.steps, self.scale = int(steps), default_scale(self.images, scale)
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, index: int):
+        rows = _pk_batch(self.eligible, self.people_per_batch, self.images_per_person, self.rng)
+        return gather(self.images, rows, self.scale), self.codes[rows]
+
+
+def tf_triplet_dataset(paths, labels, n: int, size: int, batch_size: int = 32,
+                       seed: int | None = None):
+    """The course's tf.data pipeline: random triplets of image files, decoded, resized, batched.
+
+    Yields ``((anchor, positive, negative),)`` float32 RGB batches on the 0-255 scale, read
+    from the JPEG/PNG files ``paths`` (one person per entry of ``labels``); TensorFlow only.
+    """
+    import tensorflow as tf
+
+    triplets = random_triplet_indices(labels, n, seed=seed)
+    files = np.asarray([str(p) for p in paths])[triplets]
+
+    def load(path):
+        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+        return tf.image.resize(tf.cast(image, tf.float32), (size, size))
+
+    def load_triplet(row):
+        return ((load(row[0]), load(row[1]), load(row[2])),)
+
+    dataset = tf.data.Dataset.from_tensor_slices(files).map(load_triplet, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 def pairwise_distances(embeddings, epsilon: float = 1e-12):
@@ -120,3 +233,26 @@ def batch_hard_triplet_loss(labels, embeddings, margin: float = 0.5):
                         distances.dtype)
     losses = ops.maximum(hardest_positive - hardest_negative + margin, 0.0) * has_both
     return ops.sum(losses) / ops.maximum(ops.sum(has_both), 1.0)
+
+
+MINING = {"hard": batch_hard_triplet_loss, "all": batch_all_triplet_loss}
+
+
+@keras.saving.register_keras_serializable(package="pyimagesearch")
+class MinedTripletLoss(keras.losses.Loss):
+    """Batch-hard or batch-all triplet loss as a Keras ``Loss``: ``y_true`` labels, ``y_pred`` embeddings.
+
+    Compile an embedding model with it and fit it on :class:`PKDataset` batches.
+    """
+
+    def __init__(self, mining: str = "hard", margin: float = 0.5, name: str | None = None, **kwargs):
+        if mining not in MINING:
+            raise ValueError(f"mining={mining!r}: choose one of {', '.join(MINING)}")
+        super().__init__(name=name or f"batch_{mining}_triplet_loss", **kwargs)
+        self.mining, self.margin = mining, float(margin)
+
+    def call(self, y_true, y_pred):
+        return MINING[self.mining](y_true, y_pred, self.margin)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "mining": self.mining, "margin": self.margin}

@@ -240,3 +240,13 @@ def test_command_line(src, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("crop_faces: error: ") and "lies inside the input folder" in err
     assert "Traceback" not in err and not (src / "crops").exists()
+
+
+@pytest.mark.mirror
+def test_people_limits_the_run_to_their_folders(src, tmp_path):
+    summary = crop_folder(src, tmp_path / "dst", workers=1, progress=False, people={"AJ_Cook", "bad"})
+    assert summary.total == 6 and summary.cropped == 1
+    assert {p.relative_to(tmp_path / "dst").as_posix() for p in (tmp_path / "dst").rglob("*.jpg")} == {
+        "AJ_Cook/AJ_Cook_0001.jpg"}
+    with pytest.raises(CropError, match="of the people asked for"):
+        crop_folder(src, tmp_path / "other", workers=1, progress=False, people={"Nobody"})

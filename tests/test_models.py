@@ -132,17 +132,18 @@ def test_backbone_embedding_preprocesses_inside_and_freezes_the_backbone(tmp_pat
     from pyimagesearch.models import build_backbone_embedding
 
     model = build_backbone_embedding(input_shape=(64, 64, 3), embedding_dim=16, weights=None)
-    base = model.get_layer("mobilenetv2_1.00_64")
+    base = model.get_layer("mobilenet_v2_features").get_layer("mobilenetv2_1.00_64")
     assert model.output_shape == (None, 16) and not base.trainable_weights
     assert [w.shape for w in model.trainable_weights] == [(1280, 16), (16,)]
     pixels = np.random.default_rng(0).uniform(0, 255, size=(2, 64, 64, 3)).astype("float32")
-    scaled = keras.ops.convert_to_numpy(model.get_layer("preprocess")(pixels))
+    preprocess = model.get_layer("mobilenet_v2_features").get_layer("preprocess")
+    scaled = keras.ops.convert_to_numpy(preprocess(pixels))
     expected = keras.applications.mobilenet_v2.preprocess_input(pixels.copy())
     np.testing.assert_allclose(scaled, expected, atol=1e-5)
     embeddings = model.predict(pixels, verbose=0)
     np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, rtol=1e-5)
     tuned = build_backbone_embedding(input_shape=(64, 64, 3), trainable_layers=10, weights=None)
-    layers = tuned.get_layer("mobilenetv2_1.00_64").layers
+    layers = tuned.get_layer("mobilenet_v2_features").get_layer("mobilenetv2_1.00_64").layers
     trainable = [layer for layer in layers if layer.trainable_weights]
     assert trainable and all(layer in layers[-10:] for layer in trainable)
     model.save(tmp_path / "embedding.keras")

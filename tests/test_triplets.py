@@ -85,3 +85,76 @@ def test_pk_batch_has_k_distinct_images_of_p_people():
     assert len(people) == 3 and (counts == 3).all() and not set(people) & {3, 5}
     with pytest.raises(ValueError, match="only 4 have 3\\+ images"):
         pk_batch_indices(labels, people_per_batch=5, images_per_person=3)
+
+
+# ---------------------------------------------------------------- loaders and the Keras loss
+
+# Nine "images" whose only pixel is their person's number, so a batch shows whose photos it holds.
+PEOPLE = np.array([0, 0, 0, 1, 1, 2, 2, 2, 3])
+PIXELS = PEOPLE.astype("uint8").reshape(-1, 1, 1, 1) * np.ones((1, 2, 2, 3), "uint8")
+
+
+def test_triplet_dataset_batches_follow_the_rules():
+    from pyimagesearch.triplets import TripletDataset
+
+    data = TripletDataset(PIXELS, PEOPLE, batch_size=8, steps=3, scale=1.0, seed=0)
+    assert len(data) == 3
+    (anchor, positive, negative), = data[1]
+    assert anchor.shape == (8, 2, 2, 3) and anchor.dtype == np.float32
+    assert (anchor == positive).all() and (anchor[:, 0, 0, 0] != negative[:, 0, 0, 0]).all()
+    before = data.triplets.copy()
+    data.on_epoch_end()
+    assert not np.array_equal(before, data.triplets)  # fresh triplets every epoch
+
+
+def test_random_pairs_are_half_positive_with_matching_labels():
+    from pyimagesearch.triplets import RandomPairDataset
+
+    (left, right), labels = RandomPairDataset(PIXELS, PEOPLE, batch_size=10, steps=2, scale=1.0, seed=0)[0]
+    assert list(labels) == [1] * 5 + [0] * 5
+    same = left[:, 0, 0, 0] == right[:, 0, 0, 0]
+    np.testing.assert_array_equal(same, labels == 1)
+
+
+def test_pk_dataset_has_k_images_of_p_people_and_their_codes():
+    from pyimagesearch.triplets import PKDataset
+
+    data = PKDataset(PIXELS, PEOPLE + 10, people_per_batch=2, images_per_person=2, steps=4, seed=0)
+    images, codes = data[0]
+    assert images.shape == (4, 2, 2, 3) and codes.dtype == np.float32
+    assert codes[0] == codes[1] and codes[2] == codes[3] and codes[0] != codes[2]
+    np.testing.assert_allclose(images[:, 0, 0, 0] * 255, codes, atol=1e-4)  # codes 0-3 are the people 10-13
+    with pytest.raises(ValueError, match="only 3 have 2"):
+        PKDataset(PIXELS, PEOPLE, people_per_batch=4, images_per_person=2)[0]
+
+
+@pytest.mark.parametrize("mining", ["hard", "all"])
+def test_mined_triplet_loss_is_the_function_and_survives_a_round_trip(mining):
+    import keras
+
+    from pyimagesearch.triplets import MinedTripletLoss
+
+    loss = MinedTripletLoss(mining, margin=0.5)
+    expected = {"hard": batch_hard_triplet_loss, "all": batch_all_triplet_loss}[mining](LABELS, POINTS, 0.5)
+    assert float(loss(LABELS.astype("float32"), POINTS)) == pytest.approx(float(expected), abs=1e-6)
+    again = keras.losses.deserialize(keras.losses.serialize(loss))
+    assert (again.mining, again.margin) == (mining, 0.5)
+    with pytest.raises(ValueError, match="mining="):
+        MinedTripletLoss("semi")
+
+
+def test_tf_triplet_dataset_reads_the_files(tmp_path):
+    pytest.importorskip("tensorflow")
+    import cv2
+
+    from pyimagesearch.triplets import tf_triplet_dataset
+
+    paths = []
+    for i, person in enumerate(PEOPLE):
+        paths.append(tmp_path / f"{i}.png")
+        cv2.imwrite(str(paths[-1]), np.full((6, 6, 3), 50 * person, np.uint8))
+    dataset = tf_triplet_dataset(paths, PEOPLE, n=12, size=4, batch_size=6, seed=0)
+    (anchor, positive, negative), = next(iter(dataset))
+    assert tuple(anchor.shape) == (6, 4, 4, 3)
+    a, p, n = (x.numpy()[:, 0, 0, 0] for x in (anchor, positive, negative))
+    assert (a == p).all() and (a != n).all() and set(a) <= {0.0, 50.0, 100.0}

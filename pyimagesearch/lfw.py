@@ -1,0 +1,90 @@
+"""LFW for chapter 05: cropped faces as arrays, the protocol's pairs as indices, person-disjoint training.
+
+The official protocol (``pairs.txt``) has 10 folds of 300 matched and 300 mismatched pairs,
+and no person appears in two folds. In the *unrestricted* setting a model evaluated on a fold
+may train on any image of the people who are not in that fold. :func:`fold_groups` splits the
+10 folds into groups; one model per group, trained on everyone outside its group's folds,
+scores that group's pairs. With 10 groups that is exactly one model per fold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from pyimagesearch.datasets import LFWPairs, list_image_folder
+
+
+@dataclass(frozen=True)
+class Faces:
+    """Face crops as ``(N, size, size, 3)`` uint8 RGB with each image's person and LFW name."""
+
+    images: np.ndarray
+    identities: np.ndarray
+    names: list[str]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def subset(self, mask) -> Faces:
+        """The faces where ``mask`` (boolean or indices) selects them."""
+        index = np.flatnonzero(mask) if np.asarray(mask).dtype == bool else np.asarray(mask)
+        return Faces(self.images[index], self.identities[index], [self.names[i] for i in index])
+
+
+def read_face(path: Path, size: int) -> np.ndarray:
+    """One crop as ``(size, size, 3)`` uint8 RGB; a clear error names an unreadable file."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"{path}: not a readable image (re-run the cropping tool)")
+    if image.shape[:2] != (size, size):
+        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def load_faces(crop_dir: str | Path, size: int = 112, people=None, progress: bool = False) -> Faces:
+    """The crops under ``crop_dir/<person>/`` (of ``people`` only, if given), resized to ``size``."""
+    folder = list_image_folder(crop_dir)
+    chosen = [i for i, person in enumerate(folder.identities) if people is None or person in people]
+    if not chosen:
+        raise ValueError(f"{crop_dir}: no face crops" + (" of the people asked for" if people else ""))
+    paths = [folder.paths[i] for i in chosen]
+    images = np.stack([read_face(p, size) for p in tqdm(paths, desc="Loading faces", disable=not progress)])
+    names = [f"{p.parent.name}/{p.stem}.jpg" for p in paths]  # the names the pairs files use
+    return Faces(images, np.array([folder.identities[i] for i in chosen]), names)
+
+
+def pair_indices(faces: Faces, pairs: LFWPairs) -> np.ndarray:
+    """``(len(pairs), 2)`` indices into ``faces`` of each pair's images; a missing crop is an error."""
+    position = {name: i for i, name in enumerate(faces.names)}
+    missing = sorted({n for n in pairs.left + pairs.right if n not in position})
+    if missing:
+        raise KeyError(f"{len(missing)} images of the pairs have no face crop, e.g. {missing[:3]}; "
+                       "crop them (a lower --confidence) or leave those pairs out")
+    return np.array([[position[a], position[b]] for a, b in zip(pairs.left, pairs.right, strict=True)])
+
+
+def fold_groups(n_folds: int, n_groups: int) -> list[list[int]]:
+    """The folds ``0..n_folds-1`` in ``n_groups`` consecutive groups of (nearly) equal size."""
+    if not 1 <= n_groups <= n_folds:
+        raise ValueError(f"n_groups={n_groups}: choose 1 to {n_folds}")
+    return [group.tolist() for group in np.array_split(np.arange(n_folds), n_groups)]
+
+
+def training_mask(faces: Faces, pairs: LFWPairs, folds) -> np.ndarray:
+    """True for the faces of people who appear in none of ``folds`` (they may train its model)."""
+    excluded = set().union(*(pairs.people(fold) for fold in folds))
+    return ~np.isin(faces.identities, sorted(excluded))
+
+
+def split_people(identities, fraction: float, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Masks (kept, held out) that hold out about ``fraction`` of the people, all their images."""
+    people = np.unique(identities)
+    rng = np.random.default_rng(seed)
+    held = rng.choice(people, size=max(1, round(fraction * len(people))), replace=False)
+    held_out = np.isin(identities, held)
+    return ~held_out, held_out

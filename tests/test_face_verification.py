@@ -1,0 +1,101 @@
+"""Tests of chapter 05's training variants and protocol scoring, on tiny synthetic data."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from pyimagesearch import face_verification as fv
+from pyimagesearch import lfw
+from pyimagesearch.datasets import parse_lfw_pairs
+from pyimagesearch.models import build_embedding_head
+
+CONFIG = fv.FaceTrainConfig(size=32, embedding_dim=4, trainable_layers=0, images_per_step=12,
+                            images_per_person=2, steps=3, epochs=2, learning_rate=1e-2, seed=0)
+
+
+def features_of_people(identities, dim=6, seed=0):
+    """Feature vectors clustered by person: a person's centre plus a little noise."""
+    rng = np.random.default_rng(seed)
+    people, codes = np.unique(identities, return_inverse=True)
+    centres = rng.normal(size=(len(people), dim)) * 3
+    return (centres[codes] + rng.normal(scale=0.1, size=(len(codes), dim))).astype("float32")
+
+
+@pytest.mark.parametrize("variant", fv.VARIANTS)
+def test_each_variant_trains_the_head_and_lowers_its_loss(variant):
+    keras.utils.set_random_seed(0)
+    people = np.repeat(np.arange(12), 3)
+    x = features_of_people(people)
+    head = build_embedding_head(x.shape[1], CONFIG.embedding_dim, dropout=0.0)
+    before = [w.copy() for w in head.get_weights()]
+    config = fv.FaceTrainConfig(**{**CONFIG.as_dict(), "epochs": 8})
+    history = fv.fit(variant, head, x, people, config, validation=(x, people), verbose=0)
+    assert len(history["loss"]) == 8 and "val_loss" in history
+    assert history["loss"][-1] < history["loss"][0]
+    assert any(not np.allclose(a, b) for a, b in zip(before, head.get_weights(), strict=True))
+
+
+def test_batches_have_the_budget_of_the_config():
+    people = np.repeat(np.arange(12), 3)
+    x = features_of_people(people)
+    (a, p, n), = fv.training_batches("random triplets", x, people, CONFIG, seed=0)[0]
+    images, labels = fv.training_batches("batch-hard triplets", x, people, CONFIG, seed=0)[0]
+    (left, right), same = fv.training_batches("contrastive pairs", x, people, CONFIG, seed=0)[0]
+    assert 3 * len(a) == len(images) == 2 * len(left) == CONFIG.images_per_step
+    with pytest.raises(ValueError, match="variant="):
+        fv.training_batches("arcface", x, people, CONFIG)
+
+
+def test_trainable_part_is_the_head_when_frozen():
+    embedding = fv.new_embedding(CONFIG, weights=None)
+    assert fv.trainable_part(embedding, CONFIG).name == "embedding_head"
+    assert fv.features_of(embedding, CONFIG).output_shape == (None, 1280)
+    tuned = fv.FaceTrainConfig(**{**CONFIG.as_dict(), "trainable_layers": 5})
+    assert fv.trainable_part(fv.new_embedding(tuned, None), tuned).name == "mobilenet_v2_embedding"
+
+
+def test_cached_features_are_computed_once(tmp_path):
+    calls = []
+
+    class Counting(keras.Model):
+        def call(self, x):
+            calls.append(1)
+            return keras.ops.mean(x, axis=(1, 2))
+
+    model, images = Counting(name="counting"), np.arange(2 * 4 * 4 * 3, dtype=np.uint8).reshape(2, 4, 4, 3)
+    first = fv.cached_features(model, images, tmp_path)
+    count = len(calls)
+    np.testing.assert_array_equal(fv.cached_features(model, images, tmp_path), first)
+    assert len(calls) == count and len(list(tmp_path.glob("features-counting-4px-*.npy"))) == 1
+    fv.cached_features(model, images + 1, tmp_path)  # other images: computed and cached anew
+    assert len(list(tmp_path.glob("*.npy"))) == 2
+
+
+def test_protocol_scores_every_pair_with_a_model_that_never_saw_its_people(monkeypatch):
+    # Four folds, each with its own people; every person has three photos.
+    lines, names = ["4 2"], []
+    for fold in range(4):
+        a, b, c = (f"P{fold}{k}" for k in range(3))
+        lines += [f"{a} 1 2", f"{b} 1 3", f"{a} 1 {b} 1", f"{b} 2 {c} 1"]
+        names += [a, b, c]
+    pairs = parse_lfw_pairs("\n".join(lines))
+    identities = np.repeat(names, 3)
+    faces = lfw.Faces(np.zeros((len(identities), 32, 32, 3), np.uint8), identities,
+                      [f"{p}/{p}_{n:04d}.jpg" for p in names for n in (1, 2, 3)])
+    features = features_of_people(identities, dim=1280)  # the shape of MobileNetV2's pooled features
+    seen = []
+    original = fv.fit
+
+    def spy(variant, model, x, labels, config, **kwargs):
+        seen.append(set(labels))
+        return original(variant, model, x, labels, config, **kwargs)
+
+    monkeypatch.setattr(fv, "fit", spy)
+    with pytest.raises(ValueError, match="features="):
+        fv.protocol_distances("random triplets", faces, pairs, CONFIG, None, [[0, 1], [2, 3]])
+    distances = fv.protocol_distances("random triplets", faces, pairs, CONFIG, None, [[0, 1], [2, 3]],
+                                      features=features)
+    assert distances.shape == (16,) and np.isfinite(distances).all() and (distances >= 0).all()
+    assert seen[0] == set(names[6:]) and seen[1] == set(names[:6])

@@ -1,0 +1,85 @@
+"""Tests of chapter 05's LFW helpers: face arrays, pair indices, fold groups and person-disjoint training."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from pyimagesearch import lfw
+from pyimagesearch.datasets import parse_lfw_pairs
+
+# Two folds of one matched and one mismatched pair each; fold 0 has Ann and Bob, fold 1 Cy and Dee.
+PAIRS_TXT = """2 1
+Ann 1 2
+Ann 1 Bob 1
+Cy 1 2
+Cy 2 Dee 1
+"""
+IMAGES = {"Ann": 2, "Bob": 1, "Cy": 2, "Dee": 1, "Eve": 3}  # Eve is in no fold
+
+
+@pytest.fixture
+def crops(tmp_path):
+    """A crop folder: each photo a flat grey level that encodes (person, number)."""
+    for p, (person, count) in enumerate(IMAGES.items()):
+        (tmp_path / person).mkdir()
+        for n in range(1, count + 1):
+            grey = np.full((20, 20, 3), 40 * p + 10 * n, np.uint8)
+            cv2.imwrite(str(tmp_path / person / f"{person}_{n:04d}.jpg"), grey)
+    return tmp_path
+
+
+def test_load_faces_reads_resizes_and_names(crops):
+    faces = lfw.load_faces(crops, size=8)
+    assert faces.images.shape == (9, 8, 8, 3) and faces.images.dtype == np.uint8
+    assert faces.names[0] == "Ann/Ann_0001.jpg" and list(faces.identities[:3]) == ["Ann", "Ann", "Bob"]
+    assert abs(int(faces.images[faces.names.index("Cy/Cy_0002.jpg")].mean()) - (80 + 20)) <= 2
+    only = lfw.load_faces(crops, size=8, people={"Eve"})
+    assert len(only) == 3 and set(only.identities) == {"Eve"}
+    assert len(faces.subset(faces.identities == "Cy")) == 2
+
+
+def test_unreadable_crop_is_named(crops):
+    (crops / "Bob" / "Bob_0001.jpg").write_text("not a picture")
+    with pytest.raises(ValueError, match="Bob_0001.jpg: not a readable image"):
+        lfw.load_faces(crops, size=8)
+
+
+def test_pair_indices_point_at_the_pairs_photos(crops):
+    faces, pairs = lfw.load_faces(crops, size=8), parse_lfw_pairs(PAIRS_TXT)
+    index = lfw.pair_indices(faces, pairs)
+    named = [(faces.names[a], faces.names[b]) for a, b in index]
+    assert named == list(zip(pairs.left, pairs.right, strict=True))
+    with pytest.raises(KeyError, match="have no face crop"):
+        lfw.pair_indices(faces.subset(faces.identities != "Dee"), pairs)
+
+
+def test_training_mask_leaves_out_the_people_of_the_folds(crops):
+    faces, pairs = lfw.load_faces(crops, size=8), parse_lfw_pairs(PAIRS_TXT)
+    assert set(faces.identities[lfw.training_mask(faces, pairs, [0])]) == {"Cy", "Dee", "Eve"}
+    assert set(faces.identities[lfw.training_mask(faces, pairs, [0, 1])]) == {"Eve"}
+
+
+def test_fold_groups():
+    assert lfw.fold_groups(10, 2) == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+    assert lfw.fold_groups(10, 10) == [[i] for i in range(10)]
+    assert lfw.fold_groups(10, 3) == [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    with pytest.raises(ValueError, match="n_groups=11"):
+        lfw.fold_groups(10, 11)
+
+
+def test_split_people_keeps_each_person_on_one_side():
+    identities = np.repeat(np.arange(20), 3)
+    kept, held = lfw.split_people(identities, 0.25, seed=1)
+    assert (kept ^ held).all() and len(np.unique(identities[held])) == 5
+    assert not set(identities[kept]) & set(identities[held])
+
+
+def test_pairs_subset_and_first():
+    pairs = parse_lfw_pairs(PAIRS_TXT)
+    first = pairs.first(1)
+    assert len(first) == 4 and first.n_folds == 2
+    sub = pairs.subset([1, 2])
+    assert sub.left == ["Ann/Ann_0001.jpg", "Cy/Cy_0001.jpg"] and list(sub.labels) == [0, 1]
+    assert list(sub.folds) == [0, 1]
