@@ -87,7 +87,8 @@ def setup(quick: bool | None = None, seed: int = SEED) -> Settings:
     mirror = data_dir()
     print(
         f"{settings.mode} mode | seed {seed} | Keras {keras.__version__} ({keras.backend.backend()}) | "
-        f"data mirror: {mirror if mirror else 'not set'} | outputs: {relative_to_repo(settings.output_dir)}"
+        f"data mirror: {relative_to_repo(mirror) if mirror else 'not set'} | "
+        f"outputs: {relative_to_repo(settings.output_dir)}"
     )
     return settings
 

@@ -53,8 +53,9 @@ def drop_tf_log_lines(notebook) -> None:
             cell.outputs = kept
 
 
-def compress_png_outputs(notebook, colors: int = 256) -> None:
-    """Re-encode a notebook's PNG figures with a palette of ``colors`` when that makes them smaller."""
+def compress_png_outputs(notebook, colors: int = 256, max_width: int = 640) -> None:
+    """Re-encode a notebook's PNG figures with a palette of ``colors``, at most ``max_width`` pixels
+    wide, when that makes them smaller."""
     import base64
     import io
 
@@ -66,7 +67,11 @@ def compress_png_outputs(notebook, colors: int = 256) -> None:
             if "image/png" not in data:
                 continue
             original = base64.b64decode(data["image/png"])
-            image = Image.open(io.BytesIO(original)).convert("RGB").quantize(colors=colors)
+            image = Image.open(io.BytesIO(original)).convert("RGB")
+            if image.width > max_width:
+                height = round(image.height * max_width / image.width)
+                image = image.resize((max_width, height), Image.LANCZOS)
+            image = image.quantize(colors=colors)
             buffer = io.BytesIO()
             image.save(buffer, format="PNG", optimize=True)
             if buffer.tell() < len(original):

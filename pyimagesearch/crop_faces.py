@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from pyimagesearch.config import relative_to_repo
 from pyimagesearch.datasets import ImageFolder, list_image_folder
 from pyimagesearch.face_detection import KINDS, Detection, FaceDetector, crop, to_bgr
 
@@ -112,7 +113,7 @@ class CropSummary:
         reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(self.failed.items()))
         failed = f"{self.failed.total()} failed ({reasons})" if self.failed else "0 failed"
         return (f"{self.total} images: {self.cropped} cropped, {self.skipped} skipped (crop exists), "
-                f"{failed}. Report: {self.report}")
+                f"{failed}. Report: {relative_to_repo(self.report)}")
 
 
 # ---------------------------------------------------------------- one image

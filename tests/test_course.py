@@ -78,3 +78,17 @@ def test_png_outputs_get_smaller_and_keep_their_pixels():
     pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(smaller))).convert("L"))
     assert (pixels == grey).all()
     nbformat.validate(notebook)
+
+
+def test_wide_png_outputs_are_scaled_to_the_maximum_width():
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, size=(100, 1000, 3), dtype=np.uint8)).save(
+        buffer, format="PNG")
+    png = base64.b64encode(buffer.getvalue()).decode("ascii")
+    notebook = new_notebook(cells=[new_code_cell("fig", outputs=[
+        new_output("display_data", data={"image/png": png, "text/plain": "fig"})])])
+    course.compress_png_outputs(notebook, max_width=500)
+    image = Image.open(io.BytesIO(base64.b64decode(notebook.cells[0].outputs[0]["data"]["image/png"])))
+    assert image.size == (500, 50)
