@@ -48,7 +48,8 @@ def main() -> None:
         src = Path(temp) / "src"
         src.mkdir()
         images = link_people(args.people, src)
-        print(f"{images:,} LFW images of the first {args.people or 'all'} people; detector "
+        who = f"the first {args.people:,} people" if args.people else "all people"
+        print(f"{images:,} LFW images of {who}; detector "
               f"{args.detector}, batch size {args.batch_size}")
         for workers in WORKER_COUNTS:
             start = time.perf_counter()
