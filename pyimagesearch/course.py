@@ -86,6 +86,19 @@ def relative_papermill_paths(notebook) -> None:
             record[key] = relative_to_repo(Path(record[key]))
 
 
+def relative_output_paths(notebook) -> None:
+    """Paths under the repository in a notebook's outputs (e.g. a library's warning), made relative."""
+    root = f"{REPO_ROOT}/"
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                output.text = output.text.replace(root, "")
+            if "text/plain" in output.get("data", {}):
+                output.data["text/plain"] = output.data["text/plain"].replace(root, "")
+            if "traceback" in output:
+                output.traceback = [line.replace(root, "") for line in output.traceback]
+
+
 def run_notebook(path: Path, target: Path | None = None, parameters: dict | None = None) -> float:
     """Execute a notebook in its folder with papermill, save it (in place by default), return seconds."""
     import nbformat
@@ -102,6 +115,7 @@ def run_notebook(path: Path, target: Path | None = None, parameters: dict | None
             drop_tf_log_lines(notebook)
             compress_png_outputs(notebook)
             relative_papermill_paths(notebook)
+            relative_output_paths(notebook)
             nbformat.write(notebook, target)
     return time.perf_counter() - start
 

@@ -42,6 +42,22 @@ def test_papermill_paths_are_made_relative_to_the_repository():
     assert paths == {"input_path": "04_x/a.ipynb", "output_path": "/elsewhere/b.ipynb"}
 
 
+def test_repository_paths_in_outputs_are_made_relative():
+    venv_file = f"{course.REPO_ROOT}/.venv/lib/keras/epoch_iterator.py"
+    cell = new_code_cell("fit()", outputs=[
+        new_output("stream", name="stderr", text=f"{venv_file}:74: UserWarning: shuffle\n"),
+        new_output("execute_result", data={"text/plain": f"'{course.REPO_ROOT}/output/a.png'"}),
+        new_output("error", ename="E", evalue="", traceback=[f"File {venv_file}", "/elsewhere/x.py"]),
+    ])
+    notebook = new_notebook(cells=[cell])
+    course.relative_output_paths(notebook)
+    stream, result, error = notebook.cells[0].outputs
+    assert stream.text == ".venv/lib/keras/epoch_iterator.py:74: UserWarning: shuffle\n"
+    assert result.data["text/plain"] == "'output/a.png'"
+    assert error.traceback == ["File .venv/lib/keras/epoch_iterator.py", "/elsewhere/x.py"]
+    nbformat.validate(notebook)
+
+
 def test_results_round_trip_and_table(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SIAMESE_OUTPUT_DIR", str(tmp_path))
     settings = Settings(quick=True, seed=1, output_dir=tmp_path / "quick")
