@@ -415,6 +415,12 @@ def load_lfw(path: str | Path | None = None) -> ImageFolder:
 # ---------------------------------------------------------------- LFW pairs
 
 
+def as_indices(selection) -> np.ndarray:
+    """Row indices from a boolean mask or from indices."""
+    selection = np.asarray(selection)
+    return np.flatnonzero(selection) if selection.dtype == bool else selection
+
+
 @dataclass(frozen=True)
 class LFWPairs:
     """Pairs of LFW images (relative paths) with labels 1 = same person, 0 = different."""
@@ -439,7 +445,7 @@ class LFWPairs:
 
     def subset(self, index) -> LFWPairs:
         """The pairs at ``index`` (indices or a boolean mask), with their labels and folds."""
-        index = np.flatnonzero(index) if np.asarray(index).dtype == bool else np.asarray(index)
+        index = as_indices(index)
         return LFWPairs([self.left[i] for i in index], [self.right[i] for i in index],
                         self.labels[index], self.folds[index])
 

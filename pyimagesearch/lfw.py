@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from pyimagesearch.datasets import LFWPairs, list_image_folder
+from pyimagesearch.datasets import LFWPairs, as_indices, list_image_folder
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Faces:
 
     def subset(self, mask) -> Faces:
         """The faces where ``mask`` (boolean or indices) selects them."""
-        index = np.flatnonzero(mask) if np.asarray(mask).dtype == bool else np.asarray(mask)
+        index = as_indices(mask)
         return Faces(self.images[index], self.identities[index], [self.names[i] for i in index])
 
 
