@@ -4,7 +4,7 @@
     python -m pyimagesearch.course --quick    # quick mode (what the tests run)
     python -m pyimagesearch.course --from 04  # start at a chapter
 
-The notebooks are saved in place with their outputs. Then the chapters in ``VARIANTS``
+The notebooks are saved in place with their outputs. Then the chapters in ``EXTRA_RUNS``
 run again with other parameters (e.g. Fashion-MNIST instead of MNIST); those copies are
 saved under ``output/<mode>/notebooks/``.
 """
@@ -22,7 +22,7 @@ from pyimagesearch.config import QUICK_ENV, REPO_ROOT, output_root, relative_to_
 from pyimagesearch.results import load_results, summary_table
 
 # Chapter folder -> extra runs, each a dict of notebook parameters.
-VARIANTS: dict[str, list[dict]] = {
+EXTRA_RUNS: dict[str, list[dict]] = {
     "02_keras-siamese-networks": [{"DATASET": "fashion_mnist"}],
     "04_contrastive-loss": [{"DATASET": "fashion_mnist"}],
 }
@@ -120,12 +120,12 @@ def run_notebook(path: Path, target: Path | None = None, parameters: dict | None
     return time.perf_counter() - start
 
 
-def plan(start: str = "") -> list[tuple[Path, Path | None, dict | None]]:
+def runs_from(start: str = "") -> list[tuple[Path, Path | None, dict | None]]:
     """(notebook, where to save it, parameters) for every run, chapters from ``start`` on."""
     selected = [p for p in notebooks() if p.relative_to(REPO_ROOT).parts[0][:2] >= start[:2]]
     runs = [(path, None, None) for path in selected]
     for path in selected:
-        for parameters in VARIANTS.get(path.parent.name, []):
+        for parameters in EXTRA_RUNS.get(path.parent.name, []):
             suffix = "-".join(str(v) for v in parameters.values())
             runs.append((path, Path(f"{path.stem}-{suffix}.ipynb"), parameters))
     return runs
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
     os.environ[QUICK_ENV] = "1" if args.quick else "0"
-    runs = plan(args.start)
+    runs = runs_from(args.start)
     for number, (path, target, parameters) in enumerate(runs, start=1):
         if target is not None:
             target = output_root() / mode / "notebooks" / target

@@ -218,7 +218,7 @@ def check_folders(src: Path, dst: Path) -> tuple[Path, Path]:
     return src, dst
 
 
-def plan(src: Path, dst: Path, image_format: str,
+def plan_crops(src: Path, dst: Path, image_format: str,
          people: Collection[str] | None = None) -> tuple[list[Job], list[Job], list[Outcome]]:
     """(jobs to run, jobs whose crop exists, name clashes) for every image under src (of ``people``)."""
     folder = list_image_folder(src)
@@ -296,7 +296,7 @@ def crop_folder(src: str | Path, dst: str | Path, kind: str = "caffe", confidenc
         raise ValueError(f"workers={workers}, batch_size={batch_size}: both must be at least 1")
     settings = CropSettings(kind, confidence, margin, size, min_face, keep, image_format)
     src, dst = check_folders(Path(src), Path(dst))
-    todo, done, clashes = plan(src, dst, image_format, people)
+    todo, done, clashes = plan_crops(src, dst, image_format, people)
     cached_detector(kind, confidence)  # model file problems surface here, before any work
     dst.mkdir(parents=True, exist_ok=True)
     report = dst / REPORT_NAME

@@ -30,7 +30,7 @@ from pyimagesearch.models import build_backbone_embedding, build_siamese
 from pyimagesearch.triplet_model import siamese_model
 from pyimagesearch.triplets import MinedTripletLoss, PKDataset, RandomPairDataset, TripletDataset
 
-VARIANTS = ("random triplets", "batch-hard triplets", "contrastive pairs")
+METHODS = ("random triplets", "batch-hard triplets", "contrastive pairs")
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def training_batches(variant: str, x: np.ndarray, labels, config: FaceTrainConfi
                          scale=1.0, seed=seed)
     if variant == "contrastive pairs":
         return RandomPairDataset(x, labels, batch_size=n // 2, steps=config.steps, scale=1.0, seed=seed)
-    raise ValueError(f"variant={variant!r}: choose one of {', '.join(VARIANTS)}")
+    raise ValueError(f"variant={variant!r}: choose one of {', '.join(METHODS)}")
 
 
 def compiled_model(variant: str, model: keras.Model, config: FaceTrainConfig) -> keras.Model:
@@ -119,7 +119,7 @@ def compiled_model(variant: str, model: keras.Model, config: FaceTrainConfig) ->
         wrapper = build_siamese(model, head="distance")
         wrapper.compile(optimizer=optimizer, loss=ContrastiveLoss(config.contrastive_margin))
     else:
-        raise ValueError(f"variant={variant!r}: choose one of {', '.join(VARIANTS)}")
+        raise ValueError(f"variant={variant!r}: choose one of {', '.join(METHODS)}")
     return wrapper
 
 
@@ -134,7 +134,7 @@ def fit(variant: str, model: keras.Model, x: np.ndarray, labels, config: FaceTra
     return history.history
 
 
-def pair_distances(embeddings: np.ndarray, index: np.ndarray) -> np.ndarray:
+def indexed_pair_distances(embeddings: np.ndarray, index: np.ndarray) -> np.ndarray:
     """Euclidean distance of each pair ``index[i] = (left, right)`` of embedding rows."""
     return np.linalg.norm(embeddings[index[:, 0]] - embeddings[index[:, 1]], axis=1)
 
@@ -166,5 +166,5 @@ def protocol_distances(variant: str, faces: lfw.Faces, pairs: LFWPairs, config: 
         used = np.unique(index[rows])
         vectors = np.zeros((len(x), config.embedding_dim), dtype=np.float32)
         vectors[used] = model.predict(x[used].astype(np.float32), batch_size=256, verbose=0)
-        distances[rows] = pair_distances(vectors, index[rows])
+        distances[rows] = indexed_pair_distances(vectors, index[rows])
     return distances

@@ -22,7 +22,7 @@ from sklearn.neighbors import KNeighborsClassifier, NearestCentroid, NearestNeig
 CLASSIFIERS = {"nearest": KNeighborsClassifier(n_neighbors=1), "mean": NearestCentroid()}
 
 
-def split_people(labels, n_val: int, n_test: int, seed: int | None = None) -> dict[str, np.ndarray]:
+def person_splits(labels, n_val: int, n_test: int, seed: int | None = None) -> dict[str, np.ndarray]:
     """Disjoint sets of people (sorted label values) for ``"train"``, ``"val"`` and ``"test"``."""
     people = np.random.default_rng(seed).permutation(np.unique(labels))
     if min(n_val, n_test) < 1 or n_val + n_test >= len(people):
@@ -56,7 +56,7 @@ def backbone_features(images, backbone: str = "mobilenet_v2", size: int = 112,
     return features / np.linalg.norm(features, axis=1, keepdims=True)
 
 
-def pair_distances(embeddings, labels) -> tuple[np.ndarray, np.ndarray]:
+def all_pair_distances(embeddings, labels) -> tuple[np.ndarray, np.ndarray]:
     """Euclidean distance and same-person label (1/0) of every unordered pair of embeddings."""
     labels = np.asarray(labels).ravel()
     rows, cols = np.triu_indices(len(labels), k=1)

@@ -81,7 +81,7 @@ def training_mask(faces: Faces, pairs: LFWPairs, folds) -> np.ndarray:
     return ~np.isin(faces.identities, sorted(excluded))
 
 
-def split_people(identities, fraction: float, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def hold_out_people(identities, fraction: float, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Masks (kept, held out) that hold out about ``fraction`` of the people, all their images."""
     people = np.unique(identities)
     rng = np.random.default_rng(seed)

@@ -25,7 +25,7 @@ import numpy as np
 
 from pyimagesearch import plots
 from pyimagesearch.devices import versions
-from pyimagesearch.identification import embed, pair_distances
+from pyimagesearch.identification import embed, all_pair_distances
 from pyimagesearch.losses import ContrastiveLoss
 from pyimagesearch.metrics import roc_auc
 from pyimagesearch.models import build_face_extractor, build_siamese
@@ -81,7 +81,7 @@ class VerificationAUC(keras.callbacks.Callback):
         self.extractor, self.images, self.labels, self.name = extractor, images, labels, name
 
     def on_epoch_end(self, epoch, logs=None):
-        distances, same = pair_distances(embed(self.extractor, self.images), self.labels)
+        distances, same = all_pair_distances(embed(self.extractor, self.images), self.labels)
         logs[self.name] = roc_auc(distances, same)
 
 

@@ -23,7 +23,7 @@ def features_of_people(identities, dim=6, seed=0):
     return (centres[codes] + rng.normal(scale=0.1, size=(len(codes), dim))).astype("float32")
 
 
-@pytest.mark.parametrize("variant", fv.VARIANTS)
+@pytest.mark.parametrize("variant", fv.METHODS)
 def test_each_variant_trains_the_head_and_lowers_its_loss(variant):
     keras.utils.set_random_seed(0)
     people = np.repeat(np.arange(12), 3)

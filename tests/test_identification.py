@@ -11,9 +11,9 @@ from pyimagesearch.identification import (
     embed,
     enrolment_split,
     nearest_enrolled,
-    pair_distances,
+    all_pair_distances,
     rank1_accuracy,
-    split_people,
+    person_splits,
 )
 
 # Four people, three images each, far apart: every method identifies every query.
@@ -21,23 +21,23 @@ SEPARATED_LABELS = np.repeat([10, 20, 30, 40], 3)
 SEPARATED = np.repeat(np.eye(4) * 10, 3, axis=0) + np.tile([[0.1, 0, 0, 0], [0, 0.1, 0, 0], [0] * 4], (4, 1))
 
 
-def test_split_people_is_disjoint_complete_and_seeded():
+def test_person_splits_are_disjoint_complete_and_seeded():
     labels = np.repeat(np.arange(1, 41), 10)
-    split = split_people(labels, n_val=6, n_test=10, seed=42)
+    split = person_splits(labels, n_val=6, n_test=10, seed=42)
     assert [len(split[name]) for name in ("train", "val", "test")] == [24, 6, 10]
     together = np.concatenate(list(split.values()))
     np.testing.assert_array_equal(np.sort(together), np.arange(1, 41))
     assert all((np.diff(people) > 0).all() for people in split.values())
-    again, other = split_people(labels, 6, 10, seed=42), split_people(labels, 6, 10, seed=0)
+    again, other = person_splits(labels, 6, 10, seed=42), person_splits(labels, 6, 10, seed=0)
     assert all(np.array_equal(split[k], again[k]) for k in split)
     assert not np.array_equal(split["test"], other["test"])
     with pytest.raises(ValueError, match="keep some for training"):
-        split_people(labels, 20, 20)
+        person_splits(labels, 20, 20)
 
 
-def test_pair_distances_cover_every_unordered_pair():
+def test_all_pair_distances_cover_every_unordered_pair():
     embeddings = np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]])
-    distances, same = pair_distances(embeddings, [1, 2, 1])
+    distances, same = all_pair_distances(embeddings, [1, 2, 1])
     np.testing.assert_allclose(distances, [5.0, 1.0, np.sqrt(18)])
     np.testing.assert_array_equal(same, [0, 1, 0])
 

@@ -69,9 +69,9 @@ def test_fold_groups():
         lfw.fold_groups(10, 11)
 
 
-def test_split_people_keeps_each_person_on_one_side():
+def test_hold_out_people_keeps_each_person_on_one_side():
     identities = np.repeat(np.arange(20), 3)
-    kept, held = lfw.split_people(identities, 0.25, seed=1)
+    kept, held = lfw.hold_out_people(identities, 0.25, seed=1)
     assert (kept ^ held).all() and len(np.unique(identities[held])) == 5
     assert not set(identities[kept]) & set(identities[held])
 
