@@ -1,12 +1,15 @@
 """Run the whole course: every notebook in order, outputs saved, results summarised.
 
-    python -m pyimagesearch.course            # full mode (the real results)
-    python -m pyimagesearch.course --quick    # quick mode (what the tests run)
-    python -m pyimagesearch.course --from 04  # start at a chapter
+    python -m pyimagesearch.course                      # full mode (the real results)
+    python -m pyimagesearch.course --in-place           # full mode, saving the notebooks in place
+    python -m pyimagesearch.course --quick              # quick mode (what the tests run)
+    python -m pyimagesearch.course --from 04            # start at a chapter
+    python -m pyimagesearch.course --only 03_compare-images  # only the notebooks under a path
 
-The notebooks are saved in place with their outputs. Then the chapters in ``EXTRA_RUNS``
-run again with other parameters (e.g. Fashion-MNIST instead of MNIST); those copies are
-saved under ``output/<mode>/notebooks/``.
+Executed notebooks are saved under ``output/<mode>/notebooks/``, so a run never touches the
+tracked notebooks unless a full run is given ``--in-place``. The chapters in ``EXTRA_RUNS`` run
+again with other parameters (e.g. Fashion-MNIST instead of MNIST); those copies always go under
+``output/<mode>/notebooks/``.
 """
 
 from __future__ import annotations
@@ -120,34 +123,51 @@ def run_notebook(path: Path, target: Path | None = None, parameters: dict | None
     return time.perf_counter() - start
 
 
-def runs_from(start: str = "") -> list[tuple[Path, Path | None, dict | None]]:
-    """(notebook, where to save it, parameters) for every run, chapters from ``start`` on."""
+def runs_from(start: str = "", only: tuple[str, ...] = ()) -> list[tuple[Path, str, dict | None]]:
+    """(notebook, name of its saved copy, parameters) for every run: chapters from ``start`` on,
+    or only the notebooks under the paths in ``only``."""
     selected = [p for p in notebooks() if p.relative_to(REPO_ROOT).parts[0][:2] >= start[:2]]
-    runs = [(path, None, None) for path in selected]
+    if only:
+        wanted = [(REPO_ROOT / o).resolve() for o in only]
+        selected = [p for p in selected if any(p == w or w in p.parents for w in wanted)]
+    runs = [(path, path.name, None) for path in selected]
     for path in selected:
         for parameters in EXTRA_RUNS.get(path.parent.name, []):
             suffix = "-".join(str(v) for v in parameters.values())
-            runs.append((path, Path(f"{path.stem}-{suffix}.ipynb"), parameters))
+            runs.append((path, f"{path.stem}-{suffix}.ipynb", parameters))
     return runs
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the selected notebooks, then print the results table of this mode."""
+    """Run the selected notebooks, then print the results table of this mode and the wall time."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="quick mode (small subsets, few epochs)")
     parser.add_argument("--from", dest="start", default="", help="first chapter to run, e.g. 04")
+    parser.add_argument("--only", nargs="+", default=(), metavar="PATH",
+                        help="run only the notebooks under these paths (relative to the repository)")
+    parser.add_argument("--in-place", action="store_true",
+                        help="full mode: save the course's notebooks in place with their outputs")
     args = parser.parse_args(argv)
+    if args.quick and args.in_place:
+        parser.error("--in-place saves full-mode runs only; a quick run never touches the notebooks")
     mode = "quick" if args.quick else "full"
     os.environ[QUICK_ENV] = "1" if args.quick else "0"
-    runs = runs_from(args.start)
-    for number, (path, target, parameters) in enumerate(runs, start=1):
-        if target is not None:
-            target = output_root() / mode / "notebooks" / target
+    runs = runs_from(args.start, tuple(args.only))
+    if not runs:
+        parser.error("no notebook matches --from/--only")
+    began = time.perf_counter()
+    for number, (path, name, parameters) in enumerate(runs, start=1):
+        if args.in_place and parameters is None:
+            target = path
+        else:
+            target = output_root() / mode / "notebooks" / path.parent.relative_to(REPO_ROOT) / name
             target.parent.mkdir(parents=True, exist_ok=True)
         label = path.relative_to(REPO_ROOT).as_posix() + (f" {parameters}" if parameters else "")
         print(f"[{number}/{len(runs)}] {label} ...", flush=True)
-        print(f"    done in {run_notebook(path, target, parameters) / 60:.1f} min", flush=True)
+        minutes = run_notebook(path, target, parameters) / 60
+        print(f"    done in {minutes:.1f} min, saved as {relative_to_repo(target)}", flush=True)
     print(summary_table(load_results(mode)))
+    print(f"{len(runs)} notebooks in {(time.perf_counter() - began) / 60:.1f} min")
     return 0
 
 
