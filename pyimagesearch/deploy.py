@@ -1,0 +1,98 @@
+"""Chapter 07: a photo made into the face the models expect, the pair-verification model built on a
+face embedding, and its exports (a SavedModel for TensorFlow Serving, ONNX for ONNX Runtime)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import keras
+import numpy as np
+from keras import layers, ops
+
+from pyimagesearch.face_detection import FaceDetector, crop
+from pyimagesearch.images import ImageError, read_image
+from pyimagesearch.layers import EuclideanDistance
+
+CROP_MARGIN = 0.2  # as chapter 05.1 cropped LFW
+MAX_PHOTO_BYTES = 20_000_000
+
+
+class NoFaceError(ValueError):
+    """A photo in which the detector finds no face; the message names the photo."""
+
+
+@keras.saving.register_keras_serializable(package="pyimagesearch")
+class SameWithin(layers.Layer):
+    """1.0 where a distance is at most ``threshold`` (same person), else 0.0."""
+
+    def __init__(self, threshold: float, **kwargs):
+        super().__init__(**kwargs)
+        self.threshold = float(threshold)
+
+    def call(self, distance):
+        return ops.cast(ops.less_equal(distance, self.threshold), "float32")
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "threshold": self.threshold}
+
+
+def build_verifier(embedding: keras.Model, threshold: float) -> keras.Model:
+    """Two uint8 faces in (``face_a``, ``face_b``), their ``distance`` and ``same`` decision out."""
+    size = embedding.input_shape[1:]
+    face_a = keras.Input(size, dtype="uint8", name="face_a")
+    face_b = keras.Input(size, dtype="uint8", name="face_b")
+    to_float = layers.Rescaling(1.0, name="to_float")  # uint8 0-255 -> float32 0-255, as in training
+    distance = EuclideanDistance(name="distance")([embedding(to_float(face_a)), embedding(to_float(face_b))])
+    same = SameWithin(threshold, name="same")(distance)
+    return keras.Model({"face_a": face_a, "face_b": face_b}, {"distance": distance, "same": same},
+                       name="face_verifier")
+
+
+def face_from_photo(path: str | Path, detector: FaceDetector, size: int) -> np.ndarray:
+    """The largest face of a photo, cropped as chapter 05.1 did, as ``(size, size, 3)`` uint8 grey RGB."""
+    path = Path(path)
+    if path.is_file() and path.stat().st_size > MAX_PHOTO_BYTES:
+        raise ImageError(f"{path}: {path.stat().st_size / 1e6:.0f} MB, more than {MAX_PHOTO_BYTES / 1e6:.0f} MB")
+    photo = read_image(path, mode="bgr")
+    faces = detector.detect(photo)
+    if not faces:
+        raise NoFaceError(f"{path}: no face found")
+    face = crop(photo, max(faces, key=lambda f: f.width * f.height), margin=CROP_MARGIN, size=size)
+    grey = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)  # chapter 05 trained on greyscale LFW
+    return np.repeat(grey[..., None], 3, axis=-1)
+
+
+def export_saved_model(model: keras.Model, folder: str | Path) -> Path:
+    """Write ``model`` as a SavedModel (``serving_default`` signature) that TF Serving loads."""
+    model.export(str(folder), format="tf_saved_model", verbose=False)
+    return Path(folder)
+
+
+def export_onnx(model: keras.Model, path: str | Path) -> Path:
+    """Write ``model`` as an ONNX file for ONNX Runtime."""
+    model.export(str(path), format="onnx", verbose=False)
+    return Path(path)
+
+
+def saved_model_outputs(folder: str | Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Run the SavedModel's ``serving_default`` signature in this process."""
+    import tensorflow as tf
+
+    signature = tf.saved_model.load(str(folder)).signatures["serving_default"]
+    return {name: value.numpy() for name, value in signature(**{k: tf.constant(v) for k, v in inputs.items()}).items()}
+
+
+def onnx_outputs(path: str | Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Run the ONNX file with ONNX Runtime on the CPU."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [output.name for output in session.get_outputs()]
+    return dict(zip(names, session.run(None, inputs), strict=True))
+
+
+def largest_difference(reference: dict[str, np.ndarray], other: dict[str, np.ndarray]) -> float:
+    """The largest absolute difference over the outputs both have, by name."""
+    return max(float(np.abs(np.asarray(reference[k]).reshape(-1) - np.asarray(other[k]).reshape(-1)).max())
+               for k in reference)
