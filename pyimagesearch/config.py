@@ -1,4 +1,17 @@
-"""Course-wide settings: the quick/full switch, the seed and the paths."""
+"""Course-wide settings: the quick/full switch, the seed and the paths.
+
+Environment variables:
+
+* ``SIAMESE_QUICK``: 1 = quick mode, 0 or unset = full mode.
+* ``SIAMESE_DATA_DIR``: the read-only offline data mirror (laid out like the course's
+  ``shared/data``). A relative value is resolved once against the repository root
+  (``REPO_ROOT``), never against the working folder, so the README's
+  ``export SIAMESE_DATA_DIR=../shared/data`` (typed at the repository root) means the
+  same folder in every chapter's notebook, whose kernel runs in the chapter folder.
+  A set value that is not an existing folder is an error, not a silent fallback.
+* ``SIAMESE_CACHE_DIR``: where downloads are kept (default ``~/.cache/siamese-keras``).
+* ``SIAMESE_OUTPUT_DIR``: where notebooks write (default ``output/`` in the repository).
+"""
 
 from __future__ import annotations
 
@@ -33,9 +46,29 @@ def quick_from_env(default: bool = False) -> bool:
 
 
 def data_dir() -> Path | None:
-    """The read-only offline mirror named by ``SIAMESE_DATA_DIR``, if set."""
-    value = os.environ.get(DATA_ENV)
-    return Path(value).expanduser().resolve() if value else None
+    """The read-only offline mirror named by ``SIAMESE_DATA_DIR``, or None when unset.
+
+    ``~`` is expanded and a relative value is resolved against the repository root
+    (``REPO_ROOT``), not the working folder. The path is returned whether or not it
+    exists; :func:`data_dir_problem` says when it is unusable.
+    """
+    value = os.environ.get(DATA_ENV, "").strip()
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    return (path if path.is_absolute() else REPO_ROOT / path).resolve()
+
+
+def data_dir_problem() -> str | None:
+    """Why the set ``SIAMESE_DATA_DIR`` cannot be used (one line), or None when it is fine or unset."""
+    mirror = data_dir()
+    if mirror is None or mirror.is_dir():
+        return None
+    what = "is not a folder" if mirror.exists() else "does not exist"
+    return (f"{DATA_ENV}={os.environ[DATA_ENV].strip()!r} names {mirror}, which {what} (a relative "
+            f"value is resolved against the repository root {REPO_ROOT}, not the working folder). "
+            f"Point it at a copy of the course's data mirror, e.g. export {DATA_ENV}=../shared/data "
+            "from the repository root, or unset it to use the cache and downloads.")
 
 
 def cache_dir() -> Path:
@@ -84,13 +117,20 @@ def setup(quick: bool | None = None, seed: int = SEED) -> Settings:
     keras.utils.set_random_seed(seed)
     settings = Settings(quick=quick, seed=seed, output_dir=output_root() / ("quick" if quick else "full"))
     settings.output_dir.mkdir(parents=True, exist_ok=True)
-    mirror = data_dir()
     print(
         f"{settings.mode} mode | seed {seed} | Keras {keras.__version__} ({keras.backend.backend()}) | "
-        f"data mirror: {relative_to_repo(mirror) if mirror else 'not set'} | "
+        f"data mirror: {mirror_status()} | "
         f"outputs: {relative_to_repo(settings.output_dir)}"
     )
     return settings
+
+
+def mirror_status() -> str:
+    """Whether a data mirror is in use, never its path (saved notebooks name no machine's folders):
+    ``"in use"``, ``"not set"`` or ``"missing (SIAMESE_DATA_DIR is not an existing folder)"``."""
+    if data_dir() is None:
+        return "not set"
+    return f"missing ({DATA_ENV} is not an existing folder)" if data_dir_problem() else "in use"
 
 
 def relative_to_repo(path: Path) -> str:

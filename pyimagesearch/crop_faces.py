@@ -6,16 +6,22 @@
 input is only ever read: DST may be neither SRC nor inside it. A re-run skips the
 images whose crop exists (so an interrupted run resumes) and tries the others again.
 Every image that gives no crop is listed in ``DST/crop_report.csv`` (path, reason,
-detail); rows of earlier runs stay unless their image was tried again.
+detail), and so is everything in a person folder that is not an image (a FIFO, a
+``notes.txt``, a broken link) and every empty person folder (``<person>/``); rows of
+earlier runs stay unless their image was tried again or is gone. A crop that cannot be
+written (a read-only person folder) is reported and the run goes on; an output folder
+that cannot be written at all stops the run before any work, naming the cause.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import functools
 import multiprocessing
 import os
+import stat
 import sys
 from collections import Counter
 from collections.abc import Collection, Iterator
@@ -27,24 +33,33 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from pyimagesearch import images
 from pyimagesearch.config import relative_to_repo
-from pyimagesearch.datasets import ImageFolder, list_image_folder
-from pyimagesearch.face_detection import KINDS, Detection, FaceDetector, crop, to_bgr
+from pyimagesearch.datasets import IMAGE_EXTENSIONS
+from pyimagesearch.face_detection import KINDS, Detection, FaceDetector, crop
+from pyimagesearch.images import ImageError, is_truncated_jpeg  # noqa: F401 - is_truncated_jpeg re-exported
 
 REPORT_NAME = "crop_report.csv"
 REPORT_FIELDS = ("path", "reason", "detail")
 KEEP = ("largest", "confident")
 FORMATS = ("jpg", "png")
 JPEG_QUALITY = 95
+MAX_SIZE = 2048  # largest crop side in pixels (a 2048x2048 crop of a face is already mostly upscaling)
+MIN_IMAGE_SIDE = 16  # no detector finds a face in fewer pixels than this
 
 # Why an image gives no crop (the report's ``reason`` column).
-UNREADABLE = "unreadable"
-EMPTY = "empty file"
-NOT_IMAGE = "not an image"
-CORRUPT = "corrupt image"
+UNREADABLE = images.UNREADABLE
+NOT_REGULAR = images.NOT_REGULAR
+EMPTY = images.EMPTY
+NOT_IMAGE = images.NOT_IMAGE
+CORRUPT = images.CORRUPT
+IMAGE_TOO_LARGE = images.TOO_LARGE
+IMAGE_TOO_SMALL = "image too small"
 NO_FACE = "no face"
 TOO_SMALL = "face too small"
 NAME_CLASH = "name clash"
+EMPTY_FOLDER = "empty folder"
+NOT_WRITTEN = "crop not written"
 
 
 class CropError(ValueError):
@@ -76,9 +91,13 @@ class CropSettings:
             raise ValueError(f"keep={self.keep!r}: choose one of {', '.join(KEEP)}")
         if self.image_format not in FORMATS:
             raise ValueError(f"image_format={self.image_format!r}: choose one of {', '.join(FORMATS)}")
-        if self.margin < 0 or self.size < 1 or self.min_face < 0:
-            raise ValueError(f"margin={self.margin}, size={self.size}, min_face={self.min_face}: "
-                             "need margin >= 0, size >= 1 and min_face >= 0")
+        if not 1 <= self.size <= MAX_SIZE:
+            raise ValueError(f"size={self.size}: the side of the square crops must be 1 to {MAX_SIZE} pixels")
+        if self.margin < 0 or self.min_face < 0:
+            raise ValueError(f"margin={self.margin}, min_face={self.min_face}: "
+                             "need margin >= 0 and min_face >= 0")
+        if not 0 <= self.confidence <= 1:
+            raise ValueError(f"confidence={self.confidence}: must be between 0 and 1")
 
 
 @dataclass(frozen=True)
@@ -120,29 +139,23 @@ class CropSummary:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """An image file as 8-bit BGR (EXIF orientation applied); ImageProblem says why not."""
+    """An image file as 8-bit BGR (EXIF orientation applied, 16-bit scaled); ImageProblem says why not.
+
+    Reads with :func:`pyimagesearch.images.read_image`: a FIFO or device is refused without
+    blocking, and nothing is ever written to the input.
+    """
     try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ImageProblem(UNREADABLE, error.strerror or type(error).__name__) from None
-    if not data:
-        raise ImageProblem(EMPTY, "0 bytes")
-    if is_truncated_jpeg(data):
-        raise ImageProblem(CORRUPT, f"JPEG data ends early ({len(data)} bytes, no end marker)")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH)
-    if image is None:
-        if not cv2.haveImageReader(str(path)):
-            raise ImageProblem(NOT_IMAGE, f"no image format starts with bytes {data[:8].hex()}")
-        raise ImageProblem(CORRUPT, "the decoder rejects the data")
-    try:
-        return to_bgr(image)
-    except ValueError as error:
-        raise ImageProblem(CORRUPT, str(error)) from None
+        return images.read_image(path, mode="bgr", depth="scale", orient=True)
+    except ImageError as error:
+        raise ImageProblem(error.kind, "0 bytes" if error.kind == EMPTY else error.detail) from None
 
 
-def is_truncated_jpeg(data: bytes) -> bool:
-    """True for JPEG data with no end-of-image marker after its last scan (libjpeg would pad it)."""
-    return data[:2] == b"\xff\xd8" and data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda")
+def check_image_size(image: np.ndarray, min_face: int) -> None:
+    """Refuse an image too small to hold a face of ``min_face`` pixels (or any face at all)."""
+    height, width = image.shape[:2]
+    need = max(min_face, MIN_IMAGE_SIDE)
+    if min(height, width) < need:
+        raise ImageProblem(IMAGE_TOO_SMALL, f"{width}x{height} px; a face needs at least {need} px")
 
 
 def choose_face(detections: list[Detection], keep: str = "largest", min_face: int = 0) -> Detection:
@@ -158,7 +171,7 @@ def choose_face(detections: list[Detection], keep: str = "largest", min_face: in
 
 
 def write_image(path: Path, image: np.ndarray) -> None:
-    """Save an image atomically (a partial file never carries the final name)."""
+    """Save an image atomically (a partial file never carries the final name); OSError if it cannot."""
     params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if path.suffix == ".jpg" else []
     ok, encoded = cv2.imencode(path.suffix, image, params)
     if not ok:
@@ -168,9 +181,10 @@ def write_image(path: Path, image: np.ndarray) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial.write_bytes(encoded.tobytes())
         os.replace(partial, path)
-    except OSError as error:
-        partial.unlink(missing_ok=True)
-        raise CropError(f"{path}: cannot write the crop ({error.strerror})") from None
+    except OSError:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        raise
 
 
 @functools.cache
@@ -182,21 +196,28 @@ def cached_detector(kind: str, confidence: float) -> FaceDetector:
 def crop_batch(jobs: list[Job], settings: CropSettings) -> list[Outcome]:
     """Read, detect (one forward pass for the batch), crop and save; one Outcome per job."""
     detector = cached_detector(settings.kind, settings.confidence)
-    outcomes, readable, images = [], [], []
+    outcomes, readable, pictures = [], [], []
     for job in jobs:
         try:
-            images.append(read_image(job.source))
-            readable.append(job)
+            image = read_image(job.source)
+            check_image_size(image, settings.min_face)
         except ImageProblem as problem:
             outcomes.append(Outcome(job.name, problem.reason, problem.detail))
-    for job, image, detections in zip(readable, images, detector.detect_batch(images), strict=True):
+            continue
+        pictures.append(image)
+        readable.append(job)
+    for job, image, detections in zip(readable, pictures, detector.detect_batch(pictures), strict=True):
         try:
             face = choose_face(detections, settings.keep, settings.min_face)
         except ImageProblem as problem:
             detail = problem.detail or f"{settings.kind} detector, confidence >= {settings.confidence}"
             outcomes.append(Outcome(job.name, problem.reason, detail))
             continue
-        write_image(job.target, crop(image, face, settings.margin, settings.size))
+        try:
+            write_image(job.target, crop(image, face, settings.margin, settings.size))
+        except OSError as error:
+            outcomes.append(Outcome(job.name, NOT_WRITTEN, f"{job.target.parent}: {error.strerror or error}"))
+            continue
         outcomes.append(Outcome(job.name))
     return outcomes
 
@@ -218,30 +239,74 @@ def check_folders(src: Path, dst: Path) -> tuple[Path, Path]:
     return src, dst
 
 
-def plan_crops(src: Path, dst: Path, image_format: str,
-         people: Collection[str] | None = None) -> tuple[list[Job], list[Job], list[Outcome]]:
-    """(jobs to run, jobs whose crop exists, name clashes) for every image under src (of ``people``)."""
-    folder = list_image_folder(src)
-    if people is not None:
-        keep = set(people)
-        folder = ImageFolder(src, [p for p in folder.paths if p.parent.name in keep],
-                             [i for i in folder.identities if i in keep])
-    if not folder.paths:
+def scan(src: Path, people: Collection[str] | None = None) -> tuple[list[Path], list[Outcome], set[str]]:
+    """(image paths, outcomes of entries that are no image, the person folders scanned) under src.
+
+    Only ``src/<person>/<entry>`` is looked at (files at the top of src are not per-person
+    images). Entries are classified by ``lstat``/``stat`` only, never opened: a FIFO, a
+    device, a folder, a broken link or a file without an image extension gets its report
+    row here, and an empty person folder gets one named ``<person>/``.
+    """
+    paths, outcomes, scanned = [], [], set()
+    wanted = None if people is None else set(people)
+    for person in sorted(src.iterdir()):
+        if not person.is_dir() or (wanted is not None and person.name not in wanted):
+            continue
+        scanned.add(person.name)
+        try:
+            with os.scandir(person) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as error:
+            detail = f"cannot list the folder ({error.strerror})"
+            outcomes.append(Outcome(f"{person.name}/", UNREADABLE, detail))
+            continue
+        if not entries:
+            outcomes.append(Outcome(f"{person.name}/", EMPTY_FOLDER, "no files in this person folder"))
+        for entry in entries:
+            path = person / entry.name
+            name = f"{person.name}/{entry.name}"
+            try:  # the directory entry's type (no system call) unless it is a link or unusual
+                regular = entry.is_file(follow_symlinks=False) or (
+                    entry.is_symlink() and stat.S_ISREG(mode := path.stat().st_mode))
+                if not regular:
+                    mode = path.stat().st_mode
+            except OSError as error:
+                problem = images.open_error(path, error)  # the image reader's wording
+                outcomes.append(Outcome(name, problem.kind, problem.detail))
+                continue
+            if not regular:
+                detail = f"not a regular file ({images.file_type(mode)}); skipped without reading"
+                outcomes.append(Outcome(name, NOT_REGULAR, detail))
+            elif path.suffix.lower() not in IMAGE_EXTENSIONS:
+                detail = (f"not an image file name ({path.suffix or 'no extension'}; expected one of "
+                          f"{', '.join(IMAGE_EXTENSIONS)})")
+                outcomes.append(Outcome(name, NOT_IMAGE, detail))
+            else:
+                paths.append(path)
+    return paths, outcomes, scanned
+
+
+def plan_crops(src: Path, dst: Path, image_format: str, people: Collection[str] | None = None
+               ) -> tuple[list[Job], list[Job], list[Outcome], set[str]]:
+    """(jobs to run, jobs whose crop exists, outcomes known without reading, person folders scanned)
+    for every entry under src (of ``people``)."""
+    paths, known, scanned = scan(src, people)
+    if not paths and not known:
         raise CropError(f"{src}: no images found; expected per-person folders SRC/<person>/<image>"
                         + (" of the people asked for" if people is not None else ""))
-    for person in folder.people:
+    for person in sorted({p.parent.name for p in paths}):
         if (dst / person).resolve().is_relative_to(src):
             raise CropError(f"{dst / person}: leads into the input folder {src}; remove that link")
-    todo, done, clashes, owners = [], [], [], {}
-    for path in folder.paths:
+    todo, done, owners = [], [], {}
+    for path in paths:
         job = Job(path, dst / path.parent.name / f"{path.stem}.{image_format}",
                   path.relative_to(src).as_posix())
         if job.target in owners:
-            clashes.append(Outcome(job.name, NAME_CLASH, f"{owners[job.target]} has the same crop name"))
+            known.append(Outcome(job.name, NAME_CLASH, f"{owners[job.target]} has the same crop name"))
             continue
         owners[job.target] = job.name
         (done if job.target.exists() else todo).append(job)
-    return todo, done, clashes
+    return todo, done, known, scanned
 
 
 def batches(jobs: list[Job], batch_size: int) -> list[list[Job]]:
@@ -279,11 +344,29 @@ def read_report(path: Path) -> dict[str, dict[str, str]]:
 def write_report(path: Path, rows: dict[str, dict[str, str]]) -> None:
     """Write the report atomically, sorted by image name."""
     partial = path.with_name(f".{path.name}.partial")
-    with open(partial, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, REPORT_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows[name] for name in sorted(rows))
-    os.replace(partial, path)
+    try:
+        with open(partial, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, REPORT_FIELDS)
+            writer.writeheader()
+            writer.writerows(rows[name] for name in sorted(rows))
+        os.replace(partial, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        raise
+
+
+def prepare_output(dst: Path) -> tuple[Path, dict[str, dict[str, str]]]:
+    """Create dst and check that it can be written (by writing its report back) before any work."""
+    report = dst / REPORT_NAME
+    try:
+        dst.mkdir(parents=True, exist_ok=True)
+        rows = read_report(report)
+        write_report(report, rows)
+    except OSError as error:
+        raise CropError(f"{dst}: the output folder cannot be written ({error.strerror or error}; "
+                        f"{error.filename or dst}); nothing was cropped") from None
+    return report, rows
 
 
 def crop_folder(src: str | Path, dst: str | Path, kind: str = "caffe", confidence: float = 0.5,
@@ -296,13 +379,14 @@ def crop_folder(src: str | Path, dst: str | Path, kind: str = "caffe", confidenc
         raise ValueError(f"workers={workers}, batch_size={batch_size}: both must be at least 1")
     settings = CropSettings(kind, confidence, margin, size, min_face, keep, image_format)
     src, dst = check_folders(Path(src), Path(dst))
-    todo, done, clashes = plan_crops(src, dst, image_format, people)
+    todo, done, known, scanned = plan_crops(src, dst, image_format, people)
     cached_detector(kind, confidence)  # model file problems surface here, before any work
-    dst.mkdir(parents=True, exist_ok=True)
-    report = dst / REPORT_NAME
-    rows = read_report(report)
-    summary = CropSummary(len(todo) + len(done) + len(clashes), report, skipped=len(done))
-    for outcome in clashes:
+    report, rows = prepare_output(dst)
+    present = {job.name for job in todo + done} | {outcome.name for outcome in known}
+    for name in [n for n in rows if n.split("/", 1)[0] in scanned and n not in present]:
+        del rows[name]  # its file is gone (or became a folder's row): the row is stale
+    summary = CropSummary(len(todo) + len(done) + len(known), report, skipped=len(done))
+    for outcome in known:
         record(outcome, rows, summary)
     try:
         with tqdm(total=len(todo), desc="Cropping faces", unit="img", disable=not progress) as bar:
@@ -310,8 +394,17 @@ def crop_folder(src: str | Path, dst: str | Path, kind: str = "caffe", confidenc
                 for outcome in outcomes:
                     record(outcome, rows, summary)
                 bar.update(len(outcomes))
-    finally:
+    except BaseException:
+        try:  # keep what was learnt, but never let a report problem hide the real error
+            write_report(report, rows)
+        except OSError as error:
+            print(f"crop_faces: warning: {report}: report not updated ({error.strerror})", file=sys.stderr)
+        raise
+    try:
         write_report(report, rows)
+    except OSError as error:
+        raise CropError(f"{report}: cannot write the report ({error.strerror or error}); the crops "
+                        "are written, run again to rebuild it") from None
     return summary
 
 
@@ -340,7 +433,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="res10 SSD (Caffe, default), its 8-bit TensorFlow version, or YuNet")
     parser.add_argument("--confidence", type=float, default=0.5, help="minimum face confidence (0.5)")
     parser.add_argument("--margin", type=float, default=0.2, help="margin around the face, x its side (0.2)")
-    parser.add_argument("--size", type=int, default=160, help="side of the square crops in pixels (160)")
+    parser.add_argument("--size", type=int, default=160,
+                        help=f"side of the square crops in pixels, 1 to {MAX_SIZE} (160)")
     parser.add_argument("--min-face", type=int, default=32, help="smallest face side in pixels (32)")
     parser.add_argument("--keep", choices=KEEP, default="largest", help="which face of several (largest)")
     parser.add_argument("--format", choices=FORMATS, default="jpg", help="crop file format (jpg)")

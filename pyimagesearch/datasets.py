@@ -1,21 +1,18 @@
-"""Offline-capable loaders for the course's datasets and model files.
+"""Offline-capable loaders for the course's datasets.
 
-Every file is looked for, in order, at
+The files come from :mod:`pyimagesearch.resources` (an explicit ``path``, the read-only
+mirror ``SIAMESE_DATA_DIR``, the cache or a checksummed download); the LFW protocol's
+pairs files are read by :mod:`pyimagesearch.lfw_protocol`. Every loader names the file or
+folder and the problem in one line when its input is unusable.
 
-1. an explicit ``path`` argument,
-2. the read-only mirror named by ``SIAMESE_DATA_DIR`` (the layout of ``shared/data``),
-3. the local cache (``SIAMESE_CACHE_DIR``, default ``~/.cache/siamese-keras``),
-4. its official URL, downloaded into the cache with ``keras.utils.get_file`` and
-   verified by checksum.
-
-Loaders only ever write into the cache, never into the mirror or an explicit path.
+For now this module also re-exports the names that moved to ``resources`` and
+``lfw_protocol`` so that older imports keep working; new code imports them from there.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
-import shutil
+import re
 import struct
 from collections import Counter
 from dataclasses import dataclass
@@ -23,276 +20,40 @@ from pathlib import Path
 
 import numpy as np
 
-from pyimagesearch import config
-
-
-class DatasetNotFoundError(FileNotFoundError):
-    """A dataset or model file is nowhere to be found and cannot be downloaded."""
-
-
-class ChecksumError(ValueError):
-    """A file's content does not match its published checksum."""
-
-
-@dataclass(frozen=True)
-class Resource:
-    """One file (or archive of a folder) with where it lives and how to check it.
-
-    ``relpath`` is the location inside the mirror and the cache. ``hashes`` are the
-    accepted sha256 (64 hex digits) or md5 (32) digests, the first one used to verify
-    downloads unless ``unverified_download`` says that no checksum of the official
-    file is published. For a folder, ``archive`` names the file that ``urls`` point to,
-    unpacked into ``relpath``.
-    """
-
-    name: str
-    relpath: str
-    urls: tuple[str, ...]
-    hashes: tuple[str, ...] = ()
-    archive: str | None = None
-    unverified_download: bool = False
-
-    @property
-    def is_folder(self) -> bool:
-        """True when the resource is a folder that ships as an archive."""
-        return self.archive is not None
-
-
-_MNIST_URLS = (
-    "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-)
-_FASHION_URLS = (
-    "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
-    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-)
-_OPENCV_3RDPARTY = "https://raw.githubusercontent.com/opencv/opencv_3rdparty/"
-_KERAS_APPS = "https://storage.googleapis.com/tensorflow/keras-applications/"
-_MOBILENET_V2 = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
-_RESNET50 = "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
-
-
-def _idx_files(folder: str, bases: tuple[str, ...], hashes: dict[str, tuple[str, ...]]):
-    """The four IDX resources of an MNIST-style dataset."""
-    return {
-        stem: Resource(f"{folder} {stem}", f"{folder}/{stem}-ubyte.gz",
-                       tuple(base + f"{stem}-ubyte.gz" for base in bases), hashes[stem])
-        for stem in hashes
-    }
-
-
-# MNIST: LeCun's md5 values; the mirror's files are byte-identical (same sha256).
-MNIST = _idx_files("mnist", _MNIST_URLS, {
-    "train-images-idx3": ("440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-                          "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
-    "train-labels-idx1": ("3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-                          "d53e105ee54ea40749a09fcbcd1e9432"),
-    "t10k-images-idx3": ("8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-                         "9fb629c4189551a2d022fa330f9573f3"),
-    "t10k-labels-idx1": ("f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
-                         "ec29112dd5afa0611ce80d1b7f02629c"),
-})
-
-# Fashion-MNIST: Zalando's md5 values first; the mirror's gzip headers differ (same
-# arrays), so its sha256 values are accepted too.
-FASHION_MNIST = _idx_files("fashion-mnist", _FASHION_URLS, {
-    "train-images-idx3": ("8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-                          "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7"),
-    "train-labels-idx1": ("25c81989df183df01b3e8a0aad5dffbe",
-                          "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056"),
-    "t10k-images-idx3": ("bef4ecab320f06d8554ea6380940ec79",
-                         "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa"),
-    "t10k-labels-idx1": ("bb300cfdad3c16e7a12a480ee83cd310",
-                         "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05"),
-})
-
-# AT&T faces: the Cambridge archive, with the md5 that Idiap's Bob loader publishes.
-ATT_FACES = Resource(
-    "AT&T faces", "att_faces",
-    ("https://www.cl.cam.ac.uk/research/dtg/attarchive/pub/data/att_faces.zip",
-     "http://www.idiap.ch/software/bob/data/bob/att_faces.zip"),
-    ("6efb25cb0d40755e9492b9c012e3348d",), archive="att_faces.zip",
+from pyimagesearch.lfw_protocol import LFWPairs, as_indices, load_lfw_pairs, parse_lfw_pairs
+from pyimagesearch.resources import (
+    ATT_FACES,
+    DETECTOR_FILES,
+    FACE_DETECTOR,
+    FASHION_MNIST,
+    IMAGENET_WEIGHTS,
+    LFW_FUNNELED,
+    LFW_PAIRS,
+    MNIST,
+    ChecksumError,
+    DatasetNotFoundError,
+    Resource,
+    all_resources,
+    data_report,
+    face_detector_files,
+    fetch,
+    file_digest,
+    imagenet_weights,
+    locate,
+    verify,
 )
 
-# LFW: the URLs and sha256 values that scikit-learn's LFW loader uses.
-LFW_FUNNELED = Resource(
-    "LFW funneled", "lfw/lfw_funneled", ("https://ndownloader.figshare.com/files/5976015",),
-    ("b47c8422c8cded889dc5a13418c4bc2abbda121092b3533a83306f90d900100a",),
-    archive="lfw-funneled.tgz",
-)
-LFW_PAIRS = {
-    "pairs": Resource("LFW pairs.txt", "lfw/pairs.txt",
-                      ("https://ndownloader.figshare.com/files/5976006",),
-                      ("ea42330c62c92989f9d7c03237ed5d591365e89b3e649747777b70e692dc1592",)),
-    "pairsDevTrain": Resource("LFW pairsDevTrain.txt", "lfw/pairsDevTrain.txt",
-                              ("https://ndownloader.figshare.com/files/5976012",),
-                              ("1d454dada7dfeca0e7eab6f65dc4e97a6312d44cf142207be28d688be92aabfa",)),
-    "pairsDevTest": Resource("LFW pairsDevTest.txt", "lfw/pairsDevTest.txt",
-                             ("https://ndownloader.figshare.com/files/5976009",),
-                             ("7cb06600ea8b2814ac26e946201cdb304296262aad67d046a16a7ec85d0ff87c",)),
-}
-
-# OpenCV's face detectors. The Caffe and TensorFlow weights match OpenCV's published
-# sha1 values; deploy.prototxt and the .pbtxt have none published, so the mirror's
-# sha256 is what a download is checked against.
-FACE_DETECTOR = {
-    "deploy.prototxt": Resource(
-        "res10 SSD deploy.prototxt", "face_detector/deploy.prototxt",
-        ("https://raw.githubusercontent.com/opencv/opencv/4.x/samples/dnn/face_detector/deploy.prototxt",),
-        ("95e80355a222a58abd74189bf93f6ca71473ab483e98494e34e355411b985580",)),
-    "res10_300x300_ssd_iter_140000.caffemodel": Resource(
-        "res10 SSD Caffe weights", "face_detector/res10_300x300_ssd_iter_140000.caffemodel",
-        (_OPENCV_3RDPARTY + "dnn_samples_face_detector_20170830/res10_300x300_ssd_iter_140000.caffemodel",),
-        ("2a56a11a57a4a295956b0660b4a3d76bbdca2206c4961cea8efe7d95c7cb2f2d",)),
-    "opencv_face_detector_uint8.pb": Resource(
-        "res10 SSD TensorFlow uint8 weights", "face_detector/opencv_face_detector_uint8.pb",
-        (_OPENCV_3RDPARTY + "dnn_samples_face_detector_20180220_uint8/opencv_face_detector_uint8.pb",),
-        ("5c71d752ef2cbf2f457ac82fdd580fcb2522fd04c5efdaed18eb6d9e2843fbed",)),
-    "opencv_face_detector.pbtxt": Resource(
-        "res10 SSD TensorFlow graph", "face_detector/opencv_face_detector.pbtxt",
-        ("https://raw.githubusercontent.com/opencv/opencv_extra/4.x/testdata/dnn/opencv_face_detector.pbtxt",),
-        ("2e2c720657684a43c7c99f321cd872138aa3e68cb036f6103c1d8a4f732608e0",)),
-    "face_detection_yunet_2026may.onnx": Resource(
-        "YuNet face detector", "face_detector/face_detection_yunet_2026may.onnx",
-        ("https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
-         "face_detection_yunet_2026may.onnx",),
-        ("ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0",)),
-}
-DETECTOR_FILES = {
-    "caffe": ("deploy.prototxt", "res10_300x300_ssd_iter_140000.caffemodel"),
-    "tensorflow": ("opencv_face_detector_uint8.pb", "opencv_face_detector.pbtxt"),
-    "yunet": ("face_detection_yunet_2026may.onnx",),
-}
-
-# ImageNet backbone weights (no top) at Keras' own URLs. Keras publishes no hash for
-# MobileNetV2 (and checks none itself); the mirror's copy is rebuilt from the TF-slim
-# checkpoint, so its sha256 only checks the mirror.
-IMAGENET_WEIGHTS = {
-    "mobilenet_v2": Resource(
-        "MobileNetV2 ImageNet weights", f"keras-weights/{_MOBILENET_V2}",
-        (_KERAS_APPS + "mobilenet_v2/" + _MOBILENET_V2,),
-        ("ceb704354f4d66a9e75a66eb59d1eecb6db1f3229739521a0a99ac5b9a198d1e",),
-        unverified_download=True),
-    "resnet50": Resource(
-        "ResNet50 ImageNet weights", f"keras-weights/{_RESNET50}",
-        (_KERAS_APPS + "resnet/" + _RESNET50,), ("4d473c1dd8becc155b73f8504c6f6626",)),
-}
-
-
-# ---------------------------------------------------------------- resolution
-
-
-def file_digest(path: Path, algorithm: str) -> str:
-    """Hex digest of a file (``"sha256"`` or ``"md5"``)."""
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, algorithm).hexdigest()
-
-
-def verify(path: Path, hashes: tuple[str, ...]) -> None:
-    """Raise ChecksumError unless the file matches one of the accepted digests."""
-    if not hashes:
-        return
-    digests = {}
-    for expected in hashes:
-        algorithm = "md5" if len(expected) == 32 else "sha256"
-        digests.setdefault(algorithm, file_digest(path, algorithm))
-        if digests[algorithm] == expected.lower():
-            return
-    raise ChecksumError(
-        f"{path}: checksum mismatch (sha256 {digests.get('sha256') or file_digest(path, 'sha256')}); "
-        f"expected one of {', '.join(hashes)}. The file is corrupt or not the published version."
-    )
-
-
-def locate(resource: Resource, path: str | Path | None = None) -> tuple[str, Path | None]:
-    """Where a resource would be taken from, without downloading: (source, path).
-
-    ``source`` is ``"path"``, ``"mirror"``, ``"cache"`` or ``"missing"``.
-    """
-    if path is not None:
-        return "path", Path(path)
-    mirror = config.data_dir()
-    for source, root in (("mirror", mirror), ("cache", config.cache_dir())):
-        if root is not None and (root / resource.relpath).exists():
-            return source, root / resource.relpath
-    return "missing", None
-
-
-def fetch(resource: Resource, path: str | Path | None = None) -> Path:
-    """Return a local path to the resource, downloading it into the cache if needed."""
-    source, found = locate(resource, path)
-    if source == "path":
-        if not found.exists():
-            raise DatasetNotFoundError(f"{resource.name}: {found} does not exist.")
-        return found  # an explicit path is the reader's choice and is trusted
-    if source == "mirror":
-        if not resource.is_folder:
-            verify(found, resource.hashes)
-        return found
-    if source == "cache" and (resource.is_folder or resource.unverified_download
-                              or _matches(found, resource.hashes)):
-        return found
-    return _download(resource)  # missing, or a corrupt cached copy: download it again
-
-
-def _matches(path: Path, hashes: tuple[str, ...]) -> bool:
-    """True when the file matches one of the accepted digests."""
-    try:
-        verify(path, hashes)
-    except ChecksumError:
-        return False
-    return True
-
-
-def _download(resource: Resource) -> Path:
-    """Download (and unpack) a resource into the cache, trying each URL in turn."""
-    import keras  # deferred: only downloads need Keras
-
-    target = config.cache_dir() / resource.relpath
-    target.parent.mkdir(parents=True, exist_ok=True)  # else get_file falls back to /tmp
-    fname = resource.archive or target.name
-    subdir = str(Path(resource.relpath).parent)
-    file_hash = None if resource.unverified_download or not resource.hashes else resource.hashes[0]
-    failures = []
-    for url in resource.urls:
-        try:
-            downloaded = Path(keras.utils.get_file(
-                fname, url, file_hash=file_hash, cache_dir=str(config.cache_dir()),
-                cache_subdir=subdir,
-            ))
-        except ValueError as error:  # downloaded, but the checksum did not match
-            (target.parent / fname).unlink(missing_ok=True)
-            raise ChecksumError(f"{resource.name}: download from {url} is corrupt: {error}") from None
-        except Exception as error:  # noqa: BLE001 - get_file wraps network errors in Exception
-            failures.append(f"{url} ({error})")
-            continue
-        if resource.is_folder:
-            _unpack(downloaded, target)
-        return target
-    raise DatasetNotFoundError(_not_found_message(resource, failures))
-
-
-def _unpack(archive: Path, target: Path) -> None:
-    """Unpack an archive so that its data folder ends up at ``target``."""
-    staging = target.with_name(target.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.unpack_archive(archive, staging)
-    inner = staging / target.name
-    shutil.move(inner if inner.is_dir() else staging, target)
-    shutil.rmtree(staging, ignore_errors=True)
-
-
-def _not_found_message(resource: Resource, failures: list[str]) -> str:
-    """Explain where a resource was looked for and how to provide it."""
-    mirror = config.data_dir()
-    mirror_text = f"{mirror / resource.relpath} (not there)" if mirror else (
-        f"no mirror (${config.DATA_ENV} is not set)")
-    return (
-        f"{resource.name} not found. Looked in: the mirror: {mirror_text}; the cache: "
-        f"{config.cache_dir() / resource.relpath} (not there); the official URL(s): "
-        f"{'; '.join(failures)}. Offline, set {config.DATA_ENV} to a copy of the course's data "
-        f"mirror (e.g. export {config.DATA_ENV}=../shared/data) or pass path=... to the loader."
-    )
+__all__ = [
+    # the loaders
+    "DIGIT_DATASETS", "IMAGE_EXTENSIONS", "ImageFolder", "list_image_folder", "load_att_faces",
+    "load_fashion_mnist", "load_lfw", "load_mnist", "read_idx",
+    # re-exported from pyimagesearch.resources
+    "ATT_FACES", "DETECTOR_FILES", "FACE_DETECTOR", "FASHION_MNIST", "IMAGENET_WEIGHTS", "LFW_FUNNELED",
+    "LFW_PAIRS", "MNIST", "ChecksumError", "DatasetNotFoundError", "Resource", "all_resources",
+    "data_report", "face_detector_files", "fetch", "file_digest", "imagenet_weights", "locate", "verify",
+    # re-exported from pyimagesearch.lfw_protocol
+    "LFWPairs", "as_indices", "load_lfw_pairs", "parse_lfw_pairs",
+]
 
 
 # ---------------------------------------------------------------- MNIST-style IDX
@@ -371,191 +132,76 @@ class ImageFolder:
         return Counter(self.identities)
 
 
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".pgm", ".ppm", ".webp")
+
+
 def list_image_folder(root: str | Path) -> ImageFolder:
-    """List ``root/<identity>/<image>`` files (JPEG, PNG, PGM, ...) in sorted order."""
+    """List ``root/<identity>/<image>`` files (JPEG, PNG, PGM, ...) in sorted order.
+
+    The list may be empty; the loaders below refuse an empty one with a clear message.
+    """
     from imutils.paths import list_files
 
     root = Path(root)
     if not root.is_dir():
-        raise DatasetNotFoundError(f"{root}: not a folder of per-person image folders")
-    extensions = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".pgm", ".ppm", ".webp")
-    paths = sorted(Path(p) for p in list_files(str(root), validExts=extensions))
+        what = "is not a folder" if root.exists() else "does not exist"
+        raise DatasetNotFoundError(f"{root}: {what}; expected a folder of per-person image folders")
+    paths = sorted(Path(p) for p in list_files(str(root), validExts=IMAGE_EXTENSIONS))
     paths = [p for p in paths if p.parent.parent == root]
     return ImageFolder(root, paths, [p.parent.name for p in paths])
+
+
+def _require_images(folder: ImageFolder, dataset: str) -> None:
+    """Refuse a folder with no ``<person>/<image>`` files, hinting at a nesting one level off."""
+    if folder.paths:
+        return
+    hint = ""
+    deeper = [d for d in sorted(folder.root.iterdir()) if d.is_dir() and list_image_folder(d).paths]
+    if deeper:
+        hint = f"; the images are one level deeper: use {deeper[0]}"
+    raise DatasetNotFoundError(f"{folder.root}: no images in per-person folders ({dataset} expects "
+                               f"{folder.root}/<person>/<image> with one of "
+                               f"{', '.join(IMAGE_EXTENSIONS)}){hint}")
+
+
+_ATT_SUBJECT = re.compile(r"s([1-9][0-9]*)")
+ATT_SHAPE = (112, 92)
 
 
 def load_att_faces(path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The AT&T (ORL) faces as ``(images, labels)``.
 
     ``images`` is (400, 112, 92) uint8 greyscale; ``labels`` is int64 with the subject
-    number 1-40 of folder ``s1`` ... ``s40``.
+    number 1-40 of folder ``s1`` ... ``s40``. A folder that is empty, has other folder
+    names, unreadable images or images of another size raises an error naming the file.
     """
-    import cv2
+    from pyimagesearch.images import read_image
 
     folder = list_image_folder(fetch(ATT_FACES, path))
+    _require_images(folder, "the AT&T faces")
+    labels = []
+    for identity in folder.identities:
+        match = _ATT_SUBJECT.fullmatch(identity)
+        if match is None:
+            raise ValueError(f"{folder.root / identity}: not an AT&T subject folder (expected s1 ... s40)")
+        labels.append(int(match.group(1)))
     images = []
     for image_path in folder.paths:
-        image = cv2.imread(str(image_path), cv2.IMREAD_GRAYSCALE)
-        if image is None:
-            raise ValueError(f"{image_path}: not a readable image")
+        image = read_image(image_path, mode="gray")  # ImageError names the file and the problem
+        if image.shape != ATT_SHAPE:
+            raise ValueError(f"{image_path}: {image.shape[1]}x{image.shape[0]} pixels; the AT&T faces are "
+                             f"{ATT_SHAPE[1]}x{ATT_SHAPE[0]}")
         images.append(image)
-    labels = np.array([int(name.lstrip("s")) for name in folder.identities], dtype=np.int64)
-    return np.stack(images), labels
+    return np.stack(images), np.array(labels, dtype=np.int64)
 
 
 def load_lfw(path: str | Path | None = None) -> ImageFolder:
     """LFW funneled image paths with each image's person (13,233 images of 5,749 people).
 
     Images are 250x250 JPEG; the offline mirror's copy is greyscale, so read them with
-    ``cv2.IMREAD_COLOR`` (which repeats the channel) when a model wants RGB.
+    ``cv2.IMREAD_COLOR`` (which repeats the channel) when a model wants RGB. A folder with
+    no ``<person>/<image>`` files raises DatasetNotFoundError naming it.
     """
-    return list_image_folder(fetch(LFW_FUNNELED, path))
-
-
-# ---------------------------------------------------------------- LFW pairs
-
-
-def as_indices(selection) -> np.ndarray:
-    """Row indices from a boolean mask or from indices."""
-    selection = np.asarray(selection)
-    return np.flatnonzero(selection) if selection.dtype == bool else selection
-
-
-@dataclass(frozen=True)
-class LFWPairs:
-    """Pairs of LFW images (relative paths) with labels 1 = same person, 0 = different."""
-
-    left: list[str]
-    right: list[str]
-    labels: np.ndarray
-    folds: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    @property
-    def n_folds(self) -> int:
-        """Number of folds (10 for ``pairs.txt``, 1 for the development files)."""
-        return int(self.folds.max()) + 1
-
-    def people(self, fold: int | None = None) -> set[str]:
-        """The people in the pairs (of one fold): those a model evaluated there must not train on."""
-        chosen = range(len(self)) if fold is None else np.flatnonzero(self.folds == fold)
-        return {Path(path).parent.name for i in chosen for path in (self.left[i], self.right[i])}
-
-    def subset(self, index) -> LFWPairs:
-        """The pairs at ``index`` (indices or a boolean mask), with their labels and folds."""
-        index = as_indices(index)
-        return LFWPairs([self.left[i] for i in index], [self.right[i] for i in index],
-                        self.labels[index], self.folds[index])
-
-    def first(self, n: int) -> LFWPairs:
-        """The first ``n`` matched and ``n`` mismatched pairs of every fold (a small protocol)."""
-        keep = np.zeros(len(self), dtype=bool)
-        for fold in range(self.n_folds):
-            for label in (1, 0):
-                keep[np.flatnonzero((self.folds == fold) & (self.labels == label))[:n]] = True
-        return self.subset(keep)
-
-    def paths(self, root: str | Path) -> tuple[list[Path], list[Path]]:
-        """The pairs' image paths under an LFW image folder."""
-        root = Path(root)
-        return [root / p for p in self.left], [root / p for p in self.right]
-
-
-def _lfw_image(name: str, number: str) -> str:
-    """Relative path of ``name``'s image number ``number`` in LFW."""
-    return f"{name}/{name}_{int(number):04d}.jpg"
-
-
-def parse_lfw_pairs(text: str, source: str = "pairs file") -> LFWPairs:
-    """Parse an LFW pairs file: a header line, then per fold n matched and n mismatched pairs."""
-    lines = [line.split() for line in text.strip().splitlines()]
-    header = [int(v) for v in lines[0]]
-    n_folds, per_fold = header if len(header) == 2 else (1, header[0])
-    body = lines[1:]
-    if len(body) != n_folds * 2 * per_fold:
-        raise ValueError(f"{source}: header says {n_folds} x 2 x {per_fold} pairs, found {len(body)} lines")
-    left, right, labels = [], [], []
-    for number, fields in enumerate(body, start=2):
-        same = (number - 2) % (2 * per_fold) < per_fold
-        if same and len(fields) == 3:
-            left.append(_lfw_image(fields[0], fields[1]))
-            right.append(_lfw_image(fields[0], fields[2]))
-        elif not same and len(fields) == 4:
-            left.append(_lfw_image(fields[0], fields[1]))
-            right.append(_lfw_image(fields[2], fields[3]))
-        else:
-            kind = "matched (name i j)" if same else "mismatched (name1 i name2 j)"
-            raise ValueError(f"{source}, line {number}: expected a {kind} pair, got {' '.join(fields)!r}")
-        labels.append(int(same))
-    folds = np.repeat(np.arange(n_folds), 2 * per_fold)
-    return LFWPairs(left, right, np.array(labels, dtype=np.int64), folds)
-
-
-def load_lfw_pairs(which: str = "pairs", path: str | Path | None = None) -> LFWPairs:
-    """An official LFW protocol file: ``"pairs"`` (10 folds x 300 + 300),
-    ``"pairsDevTrain"`` (1,100 + 1,100) or ``"pairsDevTest"`` (500 + 500)."""
-    if which not in LFW_PAIRS:
-        raise ValueError(f"which={which!r}: choose one of {', '.join(LFW_PAIRS)}")
-    file = fetch(LFW_PAIRS[which], path)
-    return parse_lfw_pairs(file.read_text(), source=str(file))
-
-
-# ---------------------------------------------------------------- model files
-
-
-def face_detector_files(kind: str = "caffe", path: str | Path | None = None) -> tuple[Path, ...]:
-    """Files of OpenCV's face detectors.
-
-    ``"caffe"``: (deploy.prototxt, res10 caffemodel) for ``cv2.dnn.readNetFromCaffe``;
-    ``"tensorflow"``: (uint8 .pb, .pbtxt) for ``cv2.dnn.readNetFromTensorflow``;
-    ``"yunet"``: (.onnx,) for ``cv2.FaceDetectorYN``. ``path`` is a folder holding them.
-    """
-    if kind not in DETECTOR_FILES:
-        raise ValueError(f"kind={kind!r}: choose one of {', '.join(DETECTOR_FILES)}")
-    return tuple(
-        fetch(FACE_DETECTOR[name], Path(path) / name if path is not None else None)
-        for name in DETECTOR_FILES[kind]
-    )
-
-
-def imagenet_weights(backbone: str, path: str | Path | None = None, fallback: bool = False) -> str | None:
-    """The ``weights=`` argument for a ``keras.applications`` backbone without top.
-
-    Returns a local weights file (mirror, cache or fresh download). When none can be
-    had and ``fallback`` is true (quick mode), prints a notice and returns ``None``
-    (random weights); otherwise the DatasetNotFoundError explains what to do.
-    """
-    if backbone not in IMAGENET_WEIGHTS:
-        known = ", ".join(IMAGENET_WEIGHTS)
-        raise ValueError(f"backbone={backbone!r}: ImageNet weights are known for {known}")
-    try:
-        return str(fetch(IMAGENET_WEIGHTS[backbone], path))
-    except DatasetNotFoundError as error:
-        if not fallback:
-            raise
-        print(f"Notice: no ImageNet weights for {backbone} ({error}). Using random weights.")
-        return None
-
-
-# ---------------------------------------------------------------- report
-
-
-def all_resources() -> dict[str, Resource]:
-    """Every resource the course uses, by a short display name."""
-    resources = {f"mnist/{k}": r for k, r in MNIST.items()}
-    resources |= {f"fashion-mnist/{k}": r for k, r in FASHION_MNIST.items()}
-    resources |= {"att_faces": ATT_FACES, "lfw_funneled": LFW_FUNNELED}
-    resources |= {f"lfw/{k}": r for k, r in LFW_PAIRS.items()}
-    resources |= {f"face_detector/{k}": r for k, r in FACE_DETECTOR.items()}
-    resources |= {f"imagenet/{k}": r for k, r in IMAGENET_WEIGHTS.items()}
-    return resources
-
-
-def data_report() -> list[tuple[str, str]]:
-    """(resource, where it is found) for every resource, without downloading anything.
-
-    Where is ``"mirror"``, ``"cache"`` or ``"missing"`` (downloaded on first use).
-    """
-    return [(label, locate(resource)[0]) for label, resource in all_resources().items()]
+    folder = list_image_folder(fetch(LFW_FUNNELED, path))
+    _require_images(folder, "LFW")
+    return folder

@@ -270,12 +270,19 @@ def plot_roc_curves(curves: Mapping[str, tuple], path: str | Path | None = None)
     """ROC curves (scikit-learn) of named ``(distances, labels)``, false accept rate on a log axis."""
     from sklearn.metrics import auc, roc_curve
 
+    if not curves:
+        raise ValueError("plot_roc_curves needs at least one named (distances, labels) curve")
     fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    counts = {}
     for name, (distances, labels) in curves.items():
+        counts[name] = len(np.ravel(labels))
         fpr, tpr, _ = roc_curve(np.ravel(labels), -np.ravel(distances))
         ax.plot(fpr, tpr, label=f"{name} (AUC {auc(fpr, tpr):.3f})")
+    # the title counts every curve's pairs, not only those of the last curve drawn
+    sizes = sorted(set(counts.values()))
+    pairs = f"{sizes[0]:,} pairs" if len(sizes) == 1 else f"{' / '.join(f'{n:,}' for n in sizes)} pairs"
     ax.set(xscale="log", xlim=(1e-3, 1), ylim=(0, 1.01), xlabel="false accept rate",
-           ylabel="true accept rate", title=f"LFW verification, {len(np.ravel(labels)):,} pairs")
+           ylabel="true accept rate", title=f"LFW verification, {pairs}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()

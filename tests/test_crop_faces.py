@@ -16,12 +16,12 @@ from pyimagesearch import config
 from pyimagesearch.crop_faces import (
     CORRUPT,
     EMPTY,
+    IMAGE_TOO_SMALL,
     NAME_CLASH,
     NO_FACE,
     NOT_IMAGE,
     REPORT_FIELDS,
     REPORT_NAME,
-    TOO_SMALL,
     UNREADABLE,
     CropError,
     ImageProblem,
@@ -220,14 +220,15 @@ def test_two_workers_give_the_same_crops_and_report(src, tmp_path):
 
 
 @pytest.mark.mirror
-def test_faces_below_min_face_are_reported(src, tmp_path):
+def test_images_smaller_than_min_face_are_reported_too_small_not_no_face(src, tmp_path):
     summary = crop_folder(src, tmp_path / "dst", min_face=400, workers=1, progress=False)
-    assert summary.cropped == 0 and summary.failed[TOO_SMALL] == 6
+    assert summary.cropped == 0 and summary.failed[IMAGE_TOO_SMALL] == 7 and not summary.failed[NO_FACE]
     with open(tmp_path / "dst" / REPORT_NAME, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert tuple(rows[0]) == REPORT_FIELDS
-    assert {row["path"] for row in rows if row["reason"] == TOO_SMALL} == CROPPED
-    assert all("< min_face 400 px" in row["detail"] for row in rows if row["reason"] == TOO_SMALL)
+    assert {row["path"] for row in rows if row["reason"] == IMAGE_TOO_SMALL} == CROPPED | {"bad/blank.png"}
+    assert all("a face needs at least 400 px" in row["detail"]
+               for row in rows if row["reason"] == IMAGE_TOO_SMALL)
 
 
 @pytest.mark.mirror
