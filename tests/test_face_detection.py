@@ -1,14 +1,31 @@
-"""Tests of the face detector wrapper: image normalisation, cropping, the three detectors, batching."""
+"""Tests of the face detector wrapper: image normalisation, the SSD's blob and rows, cropping,
+model files (OpenCV 5's missing Caffe reader, empty or corrupt files), the three detectors, batching."""
 
 from __future__ import annotations
+
+import shutil
 
 import cv2
 import numpy as np
 import pytest
 
 from pyimagesearch import config
-from pyimagesearch.datasets import DatasetNotFoundError
-from pyimagesearch.face_detection import KINDS, Detection, DetectorError, FaceDetector, crop, to_bgr
+from pyimagesearch.datasets import DETECTOR_FILES, DatasetNotFoundError
+from pyimagesearch.face_detection import (
+    KINDS,
+    SSD_MEAN,
+    Detection,
+    DetectorError,
+    FaceDetector,
+    crop,
+    square_box,
+    ssd_blob,
+    ssd_faces,
+    ssd_kind,
+    to_bgr,
+    yunet_faces,
+    yunet_size,
+)
 
 LFW_IMAGES = ("Aaron_Eckhart/Aaron_Eckhart_0001.jpg", "AJ_Cook/AJ_Cook_0001.jpg",
               "Aaron_Peirsol/Aaron_Peirsol_0002.jpg")
@@ -59,12 +76,48 @@ def test_to_bgr_rejects_what_it_cannot_convert(image, message):
         to_bgr(image)
 
 
+# ---------------------------------------------------------------- the SSD's blob and rows
+
+
+def test_ssd_blob_squashes_to_300x300_and_subtracts_the_mean():
+    wide = np.zeros((150, 400, 3), np.uint8)
+    wide[:, :200] = (110, 180, 130)  # left half one BGR colour, right half black
+    blob = ssd_blob([wide, np.full((60, 60, 3), 255, np.uint8)])
+    assert blob.shape == (2, 3, 300, 300) and blob.dtype == np.float32
+    # squashed, not cropped: the left half of the photo is the left half of the blob
+    np.testing.assert_allclose(blob[0, :, :, :140].reshape(3, -1).T, [[6, 3, 7]] * (300 * 140))
+    np.testing.assert_allclose(blob[0, :, 150, 160:], -np.array(SSD_MEAN)[:, None].repeat(140, 1))
+    np.testing.assert_allclose(blob[1, :, 0, 0], 255 - np.array(SSD_MEAN))
+
+
+def test_ssd_faces_scales_filters_ranks_and_clips():
+    output = np.array([[[
+        [0, 1, 0.70, 0.10, 0.20, 0.50, 0.60],  # image 0 (200 wide, 100 high)
+        [0, 1, 0.95, 0.50, 0.50, 1.20, 0.90],  # sticks out on the right: clipped at x = 200
+        [0, 1, 0.30, 0.00, 0.00, 0.50, 0.50],  # below the confidence
+        [1, 1, 0.99, 4.10, 4.00, 4.80, 4.90],  # wholly outside image 1: dropped
+        [1, 1, 0.60, 0.25, 0.00, 0.75, 0.50],  # image 1 (80 wide, 40 high)
+    ]]], np.float32)
+    faces = ssd_faces(output, [(100, 200), (40, 80)], confidence=0.5)
+    assert [len(f) for f in faces] == [2, 1]
+    boxes = [[[f.x1, f.y1, f.x2, f.y2, f.confidence] for f in image] for image in faces]
+    np.testing.assert_allclose(boxes[0], [[100, 50, 200, 90, 0.95], [20, 20, 100, 60, 0.70]], rtol=1e-6)
+    np.testing.assert_allclose(boxes[1], [[20, 0, 60, 20, 0.60]], rtol=1e-6)
+
+
 # ---------------------------------------------------------------- crop
 
 
 def test_detection_size():
     face = Detection(10, 20, 50, 100, 0.9)
     assert (face.width, face.height, face.area, face.landmarks) == (40, 80, 3200, None)
+
+
+def test_square_box_grows_squares_and_clips():
+    face = Detection(130, 80, 170, 120, 0.9)  # 40x40, centre (150, 100)
+    assert square_box(face, 0.25, 300, 200) == (120, 70, 180, 130)  # side 40 x 1.5 = 60
+    tall = Detection(0, 0, 20, 40, 0.9)  # side 40 x 2 = 80 around (10, 20), clipped at 0
+    assert square_box(tall, 0.5, 100, 100) == (0, 0, 50, 60)
 
 
 def test_crop_takes_a_square_with_margin():
@@ -92,7 +145,47 @@ def test_crop_rejects_bad_arguments():
         crop(image, Detection(1, 1, 5, 5, 0.9), margin=-0.1)
 
 
-# ---------------------------------------------------------------- detector set-up
+# ---------------------------------------------------------------- YuNet on large images
+
+
+def test_yunet_size_shrinks_only_large_images():
+    assert yunet_size(250, 250) == (250, 250)
+    assert yunet_size(640, 100) == (640, 100)
+    assert yunet_size(6000, 6000) == (640, 640)
+    assert yunet_size(6000, 4000) == (640, 427)
+    assert yunet_size(4000, 6000, max_side=300) == (200, 300)
+
+
+def test_yunet_faces_map_boxes_and_landmarks_back():
+    # found at 640x427 in a 6000x4000 image: x scales by 6000/640, y by 4000/427
+    row = np.array([[64, 42.7, 32, 21.35, *[70, 50, 90, 50, 80, 55, 72, 60, 88, 60], 0.9]], np.float32)
+    (face,) = yunet_faces(row, (640, 427), 6000, 4000)
+    fx, fy = 6000 / 640, 4000 / 427
+    np.testing.assert_allclose([face.x1, face.y1, face.x2, face.y2],
+                               [64 * fx, 42.7 * fy, 96 * fx, 64.05 * fy], rtol=1e-5)
+    np.testing.assert_allclose(face.landmarks[0], [70 * fx, 50 * fy], rtol=1e-5)
+    assert face.confidence == pytest.approx(0.9)
+    assert yunet_faces(None, (640, 427), 6000, 4000) == []
+
+
+# ---------------------------------------------------------------- model files
+
+
+def test_ssd_kind_follows_opencvs_caffe_reader(monkeypatch):
+    monkeypatch.setattr(cv2.dnn, "readNetFromCaffe", lambda *files: None, raising=False)
+    assert ssd_kind() == "caffe"
+    monkeypatch.delattr(cv2.dnn, "readNetFromCaffe")  # as in OpenCV 5
+    assert ssd_kind() == "tensorflow"
+
+
+@pytest.mark.mirror
+def test_caffe_detector_uses_tensorflow_where_opencv_reads_no_caffe(monkeypatch, capsys):
+    monkeypatch.delattr(cv2.dnn, "readNetFromCaffe", raising=False)
+    detector = FaceDetector("caffe")
+    assert detector.kind == "tensorflow"
+    said = capsys.readouterr().out.splitlines()
+    assert len(said) == 1 and "no cv2.dnn.readNetFromCaffe" in said[0] and "TensorFlow" in said[0]
+    assert len(detector.detect(lfw_image(LFW_IMAGES[0]))) == 1
 
 
 def test_detector_rejects_unknown_kind_and_confidence():
@@ -109,13 +202,57 @@ def test_detector_names_missing_model_files(tmp_path):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_detector_names_corrupt_model_files(tmp_path, kind):
-    names = {"caffe": ["deploy.prototxt", "res10_300x300_ssd_iter_140000.caffemodel"],
-             "tensorflow": ["opencv_face_detector_uint8.pb", "opencv_face_detector.pbtxt"],
-             "yunet": ["face_detection_yunet_2026may.onnx"]}[kind]
+    names = DETECTOR_FILES[kind]
     for name in names:
         (tmp_path / name).write_text("not a model\n")
-    with pytest.raises(DetectorError, match=f"cannot load the {kind} face detector from .*{names[0]}"):
+    with pytest.raises(DetectorError, match=f"{names[0]}: not a (text|binary) model"):
         FaceDetector(kind, path=tmp_path)
+
+
+MODEL_FILES = [(kind, name) for kind in ("caffe", "tensorflow", "yunet") for name in DETECTOR_FILES[kind]]
+
+
+def model_folder(tmp_path, kind: str):
+    """A writable copy of the mirror's model files of ``kind``."""
+    for name in DETECTOR_FILES[kind]:
+        shutil.copyfile(config.data_dir() / "face_detector" / name, tmp_path / name)
+    return tmp_path
+
+
+def one_line_error(kind: str, folder, pattern: str) -> str:
+    """The DetectorError that constructing the detector raises, checked to be one line."""
+    with pytest.raises(DetectorError, match=pattern) as raised:
+        FaceDetector(kind, path=folder)
+    assert "\n" not in str(raised.value)
+    return str(raised.value)
+
+
+@pytest.mark.mirror
+@pytest.mark.parametrize(("kind", "name"), MODEL_FILES)
+def test_an_empty_model_file_fails_at_construction(tmp_path, kind, name):
+    folder = model_folder(tmp_path, kind)
+    (folder / name).write_bytes(b"")
+    one_line_error(kind, folder, f"{name}: empty file")
+
+
+@pytest.mark.mirror
+@pytest.mark.parametrize(("kind", "name"), MODEL_FILES)
+def test_a_file_of_the_wrong_format_fails_at_construction(tmp_path, kind, name):
+    folder = model_folder(tmp_path, kind)
+    text = name.endswith(("prototxt", "pbtxt"))
+    (folder / name).write_bytes(bytes(range(256)) if text else b'input: "data"\n')
+    one_line_error(kind, folder, f"{name}: not a {'text' if text else 'binary'} model")
+
+
+@pytest.mark.mirror
+@pytest.mark.parametrize(("kind", "name"), MODEL_FILES)
+def test_a_corrupted_model_file_fails_its_checksum(tmp_path, kind, name):
+    folder = model_folder(tmp_path, kind)
+    data = bytearray((folder / name).read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 64] = bytes(64)  # same size and format, other weights or layout
+    (folder / name).write_bytes(bytes(data))
+    one_line_error(kind, folder, f"{name}: checksum mismatch")
 
 
 # ---------------------------------------------------------------- detection on real faces
@@ -158,3 +295,24 @@ def test_no_face_in_a_blank_image_and_an_empty_batch():
     detector = FaceDetector()
     assert detector.detect(np.full((240, 320, 3), 128, np.uint8)) == []
     assert detector.detect_batch([]) == []
+
+
+@pytest.mark.mirror
+def test_yunet_maps_the_faces_of_a_large_image_back():
+    detector = FaceDetector("yunet", confidence=0.5)
+    image = to_bgr(lfw_image(LFW_IMAGES[0]))  # 250x250
+    big_image = cv2.resize(image, (2400, 2000), interpolation=cv2.INTER_CUBIC)  # x 9.6 and x 8
+    (big,) = detector.detect(big_image)
+    # YuNet is shown the image shrunk to 640x533: the same face there, scaled back exactly
+    shown = yunet_size(2400, 2000)
+    assert shown == (640, 533)
+    (seen,) = detector.detect(cv2.resize(big_image, shown, interpolation=cv2.INTER_AREA))
+    back = np.array([2400 / 640, 2000 / 533] * 2)
+    np.testing.assert_allclose([big.x1, big.y1, big.x2, big.y2],
+                               np.array([seen.x1, seen.y1, seen.x2, seen.y2]) * back, rtol=1e-5)
+    np.testing.assert_allclose(big.landmarks, np.array(seen.landmarks) * back[:2], rtol=1e-5)
+    # and its centre where the face is in the original photo (the stretch changes the box's shape)
+    (small,) = detector.detect(image)
+    centre = [(big.x1 + big.x2) / 2, (big.y1 + big.y2) / 2]
+    np.testing.assert_allclose(centre, [(small.x1 + small.x2) / 2 * 9.6, (small.y1 + small.y2) / 2 * 8],
+                               atol=100)
