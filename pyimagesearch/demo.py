@@ -111,8 +111,8 @@ def build_app(service: FaceService):
         gr.Markdown("# Face verification and identification\nChapter 07 of *Siamese Networks with Keras*.")
         with gr.Tab("Verify two photos"):
             with gr.Row():
-                photo_a = gr.Image(type="filepath", label="Photo A", elem_id="photo_a")
-                photo_b = gr.Image(type="filepath", label="Photo B", elem_id="photo_b")
+                photo_a = gr.File(label="Photo A", file_types=["image"], elem_id="photo_a")
+                photo_b = gr.File(label="Photo B", file_types=["image"], elem_id="photo_b")
             verify = gr.Button("Verify", variant="primary", elem_id="verify")
             with gr.Row():
                 crop_a = gr.Image(label="Face A", interactive=False)
@@ -120,7 +120,7 @@ def build_app(service: FaceService):
             verdict = gr.Textbox(label="Verdict", elem_id="verdict")
             verify.click(service.verify, [photo_a, photo_b], [crop_a, crop_b, verdict], api_name="verify")
         with gr.Tab("Identify a photo"):
-            photo = gr.Image(type="filepath", label="Photo", elem_id="photo")
+            photo = gr.File(label="Photo", file_types=["image"], elem_id="photo")
             k = gr.Slider(1, 10, value=3, step=1, label="How many names")
             identify = gr.Button("Identify", variant="primary", elem_id="identify")
             face = gr.Image(label="Face", interactive=False)
@@ -128,7 +128,7 @@ def build_app(service: FaceService):
             identify.click(service.identify, [photo, k], [face, names], api_name="identify")
             with gr.Accordion("Enrol someone", open=False):
                 name = gr.Textbox(label="Name")
-                enrol_photo = gr.Image(type="filepath", label="Their photo")
+                enrol_photo = gr.File(label="Their photo", file_types=["image"])
                 enrol = gr.Button("Enrol")
                 enrolled = gr.Textbox(label="Gallery")
                 enrol.click(service.enrol, [name, enrol_photo], enrolled, api_name="enrol")
