@@ -17,7 +17,7 @@ from nbclient import NotebookClient
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from pyimagesearch.config import REPO_ROOT
+from pyimagesearch.config import REPO_ROOT, data_dir
 from pyimagesearch.course import notebooks
 
 COLAB_FREEZE = Path(__file__).parent / "data" / "colab-pip-freeze.txt"
@@ -100,6 +100,7 @@ def test_notebook_runs_alone_in_a_fresh_runtime(path, course_url, fresh_kernel, 
     monkeypatch.setenv("SIAMESE_BOOTSTRAP", "1")
     monkeypatch.setenv("SIAMESE_COURSE_URL", course_url)
     monkeypatch.setenv("SIAMESE_QUICK", "1")
+    monkeypatch.setenv("SIAMESE_DATA_DIR", str(data_dir()))  # a relative value means this checkout's root
     for name in ("SIAMESE_COURSE_DIR", "SIAMESE_OUTPUT_DIR", "PYTHONPATH"):
         monkeypatch.delenv(name, raising=False)
     notebook = nbformat.read(tmp_path / path.name, as_version=4)
