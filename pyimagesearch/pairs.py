@@ -18,13 +18,14 @@ in the order (image 0, positive), (image 0, negative), (image 1, positive), ...
 from __future__ import annotations
 
 import math
+from typing import Self
 
 import keras
 import numpy as np
 
 
-def _class_codes(labels) -> tuple[np.ndarray, np.ndarray]:
-    """The labels as a flat array, with the distinct classes; need at least two classes."""
+def labels_and_classes(labels) -> tuple[np.ndarray, np.ndarray]:
+    """The labels as a flat array, and the distinct classes (sorted); refuses fewer than two classes."""
     labels = np.asarray(labels).ravel()
     classes = np.unique(labels)
     if len(classes) < 2:
@@ -42,7 +43,7 @@ def make_pairs(images, labels, seed: int | None = None) -> tuple[np.ndarray, np.
     """
     rng = np.random.default_rng(seed)
     images = np.asarray(images)
-    labels, classes = _class_codes(labels)
+    labels, classes = labels_and_classes(labels)
     # Look the class members up once, not with np.where(...) once per image.
     same_class = {c: np.where(labels == c)[0] for c in classes}
     other_class = {c: np.where(labels != c)[0] for c in classes}
@@ -66,45 +67,56 @@ def make_pairs(images, labels, seed: int | None = None) -> tuple[np.ndarray, np.
     return pair_images, pair_labels
 
 
+def class_blocks(codes: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Image indices sorted by class (``order``), with each class's ``starts`` and ``counts`` in it.
+
+    The members of class ``c`` are ``order[starts[c] : starts[c] + counts[c]]``.
+    """
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes, minlength=n_classes)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    return order, starts, counts
+
+
+def positive_partners(codes: np.ndarray, order: np.ndarray, starts: np.ndarray, counts: np.ndarray,
+                      rng: np.random.Generator) -> np.ndarray:
+    """For every image, a uniform *other* member of its class (itself only when it is alone)."""
+    n = len(codes)
+    rank = np.empty(n, dtype=np.int64)  # each image's position inside its class block
+    rank[order] = np.arange(n) - np.repeat(starts, counts)
+    size = counts[codes]
+    # a random position among the size-1 others, then step over the image's own slot
+    position = rng.integers(0, np.maximum(size - 1, 1))
+    position += (position >= rank) & (size > 1)
+    return order[starts[codes] + position]
+
+
+def negative_partners(codes: np.ndarray, order: np.ndarray, starts: np.ndarray, counts: np.ndarray,
+                      rng: np.random.Generator) -> np.ndarray:
+    """For every image, a uniform member of another class: class ``(code + offset) % C``, offset 1..C-1."""
+    n_classes = len(counts)
+    other = (codes + rng.integers(1, n_classes, size=len(codes))) % n_classes
+    return order[starts[other] + rng.integers(0, counts[other])]
+
+
 def make_pair_indices(labels, seed: int | np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised :func:`make_pairs` that returns index pairs instead of pixels.
 
     Returns ``(pairs, pair_labels)``: ``pairs`` is int64 ``(2N, 2)`` with row ``2i`` =
     ``(i, positive partner)`` and row ``2i+1`` = ``(i, negative partner)``, indices into
     the original arrays; ``pair_labels`` is int64 ``(2N,)`` = 1, 0, 1, 0, ...
-
-    Positives are drawn uniformly from the *other* members of the image's class; only an
-    image that is alone in its class is paired with itself. Negatives pick one of the
-    other classes uniformly (a random offset 1..C-1 added to the class number, modulo C),
-    then a uniform member of it. (The loop draws uniformly over all other-class images
-    instead; the two agree for balanced classes such as MNIST's.)
+    Negatives pick another class uniformly, then a member of it (the loop draws uniformly
+    over all other-class images instead; the two agree for balanced classes such as MNIST's).
     """
     rng = np.random.default_rng(seed)
-    labels, classes = _class_codes(labels)
+    labels, classes = labels_and_classes(labels)
     codes = np.searchsorted(classes, labels)  # class number 0..C-1 of every image
-    n, n_classes = len(labels), len(classes)
-
-    # Members of each class, contiguous: order[starts[c] : starts[c] + counts[c]].
-    order = np.argsort(codes, kind="stable")
-    counts = np.bincount(codes, minlength=n_classes)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    rank = np.empty(n, dtype=np.int64)  # each image's position inside its class block
-    rank[order] = np.arange(n) - np.repeat(starts, counts)
-
-    # Positives: a random position among the count-1 others, skipping the image's own slot.
-    size = counts[codes]
-    position = rng.integers(0, np.maximum(size - 1, 1))
-    position += (position >= rank) & (size > 1)
-    positives = order[starts[codes] + position]
-
-    # Negatives: another class (label + offset) % C, then a random member of it.
-    other = (codes + rng.integers(1, n_classes, size=n)) % n_classes
-    negatives = order[starts[other] + rng.integers(0, counts[other])]
-
+    order, starts, counts = class_blocks(codes, len(classes))
+    n = len(labels)
     pairs = np.empty((2 * n, 2), dtype=np.int64)
     pairs[:, 0] = np.repeat(np.arange(n), 2)
-    pairs[0::2, 1] = positives
-    pairs[1::2, 1] = negatives
+    pairs[0::2, 1] = positive_partners(codes, order, starts, counts, rng)
+    pairs[1::2, 1] = negative_partners(codes, order, starts, counts, rng)
     pair_labels = np.tile(np.array([1, 0], dtype=np.int64), n)
     return pairs, pair_labels
 
@@ -161,7 +173,7 @@ class PairDataset(keras.utils.PyDataset):
     @classmethod
     def from_labels(cls, images, class_labels, batch_size: int = 64,
                     seed: int | np.random.Generator | None = None,
-                    resample: bool = True, **kwargs) -> PairDataset:
+                    resample: bool = True, **kwargs) -> Self:
         """Pairs drawn with :func:`make_pair_indices` from the images' class labels, shuffled.
 
         With ``resample`` (for training only) every epoch draws fresh pairs, so each image
@@ -209,7 +221,10 @@ def balanced_pair_indices(labels, anchors,
     first, grouped by anchor (its positives, then its negatives), and int64 labels 1/0.
     """
     rng = np.random.default_rng(seed)
-    labels, classes = _class_codes(labels)
+    labels = np.asarray(labels).ravel()
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        raise ValueError(f"negative pairs need at least two classes, got {len(classes)}")
     members = {c: np.flatnonzero(labels == c) for c in classes}
     pairs = []
     for anchor in np.asarray(anchors, dtype=np.int64).ravel():

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pyimagesearch.pairs import PairDataset, make_pair_indices, make_pairs
+from pyimagesearch.pairs import (
+    PairDataset,
+    class_blocks,
+    make_pair_indices,
+    make_pairs,
+    negative_partners,
+    positive_partners,
+)
 
 # 5 classes of uneven size (one class with a single member), labels not 0..C-1.
 LABELS = np.array([3, 7, 3, 9, 7, 3, 11, 9, 3, 7, 15, 11, 3, 9, 7, 11])
@@ -32,6 +39,37 @@ def check_index_pairs(pairs: np.ndarray, pair_labels: np.ndarray, labels: np.nda
     counts = {c: int(np.sum(labels == c)) for c in np.unique(labels)}
     alone = np.array([counts[c] == 1 for c in labels])
     np.testing.assert_array_equal(positives == np.arange(n), alone)
+
+
+def test_class_blocks_group_each_class_contiguously():
+    codes = np.searchsorted(np.unique(LABELS), LABELS)
+    order, starts, counts = class_blocks(codes, 5)
+    np.testing.assert_array_equal(counts, [5, 4, 3, 3, 1])
+    np.testing.assert_array_equal(starts, [0, 5, 9, 12, 15])
+    for c in range(5):
+        block = order[starts[c]:starts[c] + counts[c]]
+        np.testing.assert_array_equal(block, np.flatnonzero(codes == c))  # stable: in index order
+
+
+def test_partner_steps_draw_from_the_right_classes():
+    codes = np.searchsorted(np.unique(LABELS), LABELS)
+    blocks = class_blocks(codes, 5)
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        positives = positive_partners(codes, *blocks, rng)
+        negatives = negative_partners(codes, *blocks, rng)
+        assert (codes[positives] == codes).all() and (codes[negatives] != codes).all()
+        alone = np.bincount(codes)[codes] == 1
+        np.testing.assert_array_equal(positives == np.arange(len(codes)), alone)
+
+
+def test_loop_on_indices_names_the_partners_of_its_pixel_pairs():
+    images = np.random.default_rng(0).integers(0, 256, size=(len(LABELS), 3, 3), dtype=np.uint8)
+    pair_images, pair_labels = make_pairs(images, LABELS, seed=4)
+    pairs, same_labels = make_pairs(np.arange(len(LABELS)), LABELS, seed=4)
+    assert pairs.shape == (2 * len(LABELS), 2)
+    np.testing.assert_array_equal(pair_images, images[pairs])
+    np.testing.assert_array_equal(pair_labels, same_labels)
 
 
 def test_make_pair_indices_rules():
