@@ -30,6 +30,14 @@ def accept_rates(distances: np.ndarray, same: np.ndarray, threshold: float) -> t
     return float(accepted[~same].mean()), float(accepted[same].mean())
 
 
+def nearest(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Brute force: (distances, row indices) of the ``k`` rows of ``vectors`` nearest each query, nearest first."""
+    squared = (queries ** 2).sum(1)[:, None] - 2 * queries @ vectors.T + (vectors ** 2).sum(1)
+    rows = np.argpartition(squared, k - 1, axis=1)[:, :k]  # the k nearest, in no order
+    rows = np.take_along_axis(rows, np.take_along_axis(squared, rows, 1).argsort(1), 1)
+    return np.sqrt(np.maximum(np.take_along_axis(squared, rows, 1), 0)), rows
+
+
 @dataclass(frozen=True)
 class Match:
     """One answer of :meth:`FaceGallery.identify`: a name and its distance."""
@@ -68,11 +76,7 @@ class FaceGallery:
         k = min(k, len(self))
         if self.index == "faiss":
             return self._faiss_search(queries, k)
-        squared = ((queries ** 2).sum(1)[:, None] - 2 * queries @ self.vectors.T + (self.vectors ** 2).sum(1))
-        nearest = np.argpartition(squared, k - 1, axis=1)[:, :k]
-        order = np.take_along_axis(squared, nearest, 1).argsort(1)
-        nearest = np.take_along_axis(nearest, order, 1)
-        return np.sqrt(np.maximum(np.take_along_axis(squared, nearest, 1), 0)), nearest
+        return nearest(self.vectors, queries, k)
 
     def _faiss_search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         import faiss
