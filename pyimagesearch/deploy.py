@@ -15,6 +15,7 @@ from pyimagesearch.images import ImageError, read_image
 from pyimagesearch.layers import EuclideanDistance
 
 CROP_MARGIN = 0.2  # as chapter 05.1 cropped LFW
+EMBEDDING_FILE = "05_embedding.keras"  # what notebook 05.2 saves
 MAX_PHOTO_BYTES = 20_000_000
 
 
@@ -96,3 +97,27 @@ def largest_difference(reference: dict[str, np.ndarray], other: dict[str, np.nda
     """The largest absolute difference over the outputs both have, by name."""
     return max(float(np.abs(np.asarray(reference[k]).reshape(-1) - np.asarray(other[k]).reshape(-1)).max())
                for k in reference)
+
+
+def ensure_embedding(settings) -> Path:
+    """Chapter 05.2's face embedding under ``settings.output_dir``, made first by running that notebook."""
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    from pyimagesearch.config import REPO_ROOT, relative_to_repo
+
+    path = settings.output_dir / EMBEDDING_FILE
+    if path.is_file():
+        return path
+    notebook = REPO_ROOT / "05_face_recognition_triplet" / "02_triplet_training.ipynb"
+    print(f"No chapter-05 embedding in {relative_to_repo(settings.output_dir)}: running notebook 05.2 "
+          f"in {settings.mode} mode to make it")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    os.environ["SIAMESE_QUICK"] = "1" if settings.quick else "0"
+    nb = nbformat.read(notebook, as_version=4)
+    NotebookClient(nb, timeout=3600, resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    if not path.is_file():
+        raise FileNotFoundError(f"{relative_to_repo(path)}: notebook 05.2 ran but saved no embedding")
+    return path
