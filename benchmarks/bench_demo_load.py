@@ -32,9 +32,9 @@ def free_port() -> int:
 def main() -> None:
     from gradio_client import Client, handle_file
 
+    from pyimagesearch.config import output_root
     from pyimagesearch.datasets import load_lfw, load_lfw_pairs
     from pyimagesearch.demo import SERVICE_NAME, build_app, load_service
-    from pyimagesearch.config import output_root
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)

@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    print(f"| faces | NumPy ms/query | FAISS ms/query | FAISS speed-up | same neighbours |\n|---|---|---|---|---|")
+    print("| faces | NumPy ms/query | FAISS ms/query | FAISS speed-up | same neighbours |\n|---|---|---|---|---|")
     for n in (13_233, 1_000_000):
         vectors, queries = unit_vectors(n, args.dim, rng), unit_vectors(args.queries, args.dim, rng)
         times, found = {}, {}

@@ -5,6 +5,7 @@ import io
 
 import nbformat
 import numpy as np
+import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from pyimagesearch import course, results
@@ -108,3 +109,32 @@ def test_wide_png_outputs_are_scaled_to_the_maximum_width():
     course.compress_png_outputs(notebook, max_width=500)
     image = Image.open(io.BytesIO(base64.b64decode(notebook.cells[0].outputs[0]["data"]["image/png"])))
     assert image.size == (500, 50)
+
+
+def test_runs_from_selects_folders_and_adds_the_extra_runs():
+    runs = course.runs_from(only=("04_contrastive-loss",))
+    assert [(p.relative_to(course.REPO_ROOT).as_posix(), name, params) for p, name, params in runs] == [
+        ("04_contrastive-loss/04_contrastive_loss.ipynb", "04_contrastive_loss.ipynb", None),
+        ("04_contrastive-loss/04_contrastive_loss.ipynb", "04_contrastive_loss-fashion_mnist.ipynb",
+         {"DATASET": "fashion_mnist"})]
+    assert [p.name for p, *_ in course.runs_from(start="06")][:1] == ["06_att_face_identification.ipynb"]
+
+
+def _tracked_state() -> str:
+    import subprocess
+
+    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=course.REPO_ROOT,
+                          capture_output=True, text=True, check=True).stdout
+
+
+def test_a_quick_run_leaves_the_tracked_files_untouched(tmp_path, monkeypatch):
+    monkeypatch.setenv("SIAMESE_OUTPUT_DIR", str(tmp_path))
+    before = _tracked_state()
+    assert course.main(["--quick", "--only", "00_GPU_Setup.ipynb"]) == 0
+    assert (tmp_path / "quick" / "notebooks" / "00_GPU_Setup.ipynb").is_file()
+    assert _tracked_state() == before
+
+
+def test_in_place_is_refused_in_quick_mode():
+    with pytest.raises(SystemExit):
+        course.main(["--quick", "--in-place"])
