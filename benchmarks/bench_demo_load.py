@@ -40,7 +40,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=8)
     full = output_root() / "full" / "deploy" / SERVICE_NAME
-    parser.add_argument("--service", type=Path, default=full if full.is_file() else output_root() / "quick" / "deploy" / SERVICE_NAME)
+    quick = output_root() / "quick" / "deploy" / SERVICE_NAME
+    parser.add_argument("--service", type=Path, default=full if full.is_file() else quick)
     args = parser.parse_args()
 
     service = load_service(args.service)
@@ -62,8 +63,9 @@ def main() -> None:
         client = clients.setdefault(threading.get_ident(), Client(url, verbose=False))
         start = time.perf_counter()
         try:
-            *_, verdict = client.predict(handle_file(str(job[0])), handle_file(str(job[1])), api_name="/verify")
-            ok = verdict.startswith("Cannot use this upload") if job[0] == bad else verdict.startswith(("Same", "Different"))
+            *_, verdict = client.predict(*(handle_file(str(p)) for p in job), api_name="/verify")
+            expected = "Cannot use this upload" if job[0] == bad else ("Same", "Different")
+            ok = verdict.startswith(expected)
             return time.perf_counter() - start, ok, None
         except Exception as error:  # noqa: BLE001  (counted and reported)
             return time.perf_counter() - start, False, f"{type(error).__name__}: {error}"
@@ -76,7 +78,8 @@ def main() -> None:
     seconds = np.array([r[0] for r in results])
     errors = [r[2] for r in results if r[2]]
     wrong = sum(1 for r in results if not r[1] and not r[2])
-    print(f"{len(jobs)} requests ({sum(j[0] == bad for j in jobs)} bad uploads), {args.concurrency} at a time, "
+    n_bad = sum(j[0] == bad for j in jobs)
+    print(f"{len(jobs)} requests ({n_bad} bad uploads), {args.concurrency} at a time, "
           f"{wall:.1f} s: {len(errors)} errors, {wrong} wrong answers; latency median "
           f"{np.median(seconds) * 1000:.0f} ms, 95th percentile {np.percentile(seconds, 95) * 1000:.0f} ms, "
           f"{len(jobs) / wall:.1f} requests/s")

@@ -66,7 +66,8 @@ class FaceService:
         except ValueError as error:
             return None, f"Cannot use this upload: {_upload_name(error)}"
         matches = self.gallery.identify(self.embed(face), int(k))
-        lines = [f"{i}. {m.name.replace('_', ' ')}: distance {m.distance:.3f}" for i, m in enumerate(matches, 1)]
+        lines = [f"{i}. {m.name.replace('_', ' ')}: distance {m.distance:.3f}"
+                 for i, m in enumerate(matches, 1)]
         return face, "\n".join(lines)
 
     def enrol(self, name: str, path) -> str:

@@ -54,7 +54,8 @@ def face_from_photo(path: str | Path, detector: FaceDetector, size: int) -> np.n
     """The largest face of a photo, cropped as chapter 05.1 did, as ``(size, size, 3)`` uint8 grey RGB."""
     path = Path(path)
     if path.is_file() and path.stat().st_size > MAX_PHOTO_BYTES:
-        raise ImageError(f"{path}: {path.stat().st_size / 1e6:.0f} MB, more than {MAX_PHOTO_BYTES / 1e6:.0f} MB")
+        megabytes = path.stat().st_size / 1e6
+        raise ImageError(f"{path}: {megabytes:.0f} MB, more than {MAX_PHOTO_BYTES / 1e6:.0f} MB")
     photo = read_image(path, mode="bgr")
     faces = detector.detect(photo)
     if not faces:
@@ -81,7 +82,8 @@ def saved_model_outputs(folder: str | Path, inputs: dict[str, np.ndarray]) -> di
     import tensorflow as tf
 
     signature = tf.saved_model.load(str(folder)).signatures["serving_default"]
-    return {name: value.numpy() for name, value in signature(**{k: tf.constant(v) for k, v in inputs.items()}).items()}
+    outputs = signature(**{name: tf.constant(value) for name, value in inputs.items()})
+    return {name: value.numpy() for name, value in outputs.items()}
 
 
 def onnx_outputs(path: str | Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

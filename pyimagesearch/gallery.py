@@ -31,7 +31,7 @@ def accept_rates(distances: np.ndarray, same: np.ndarray, threshold: float) -> t
 
 
 def nearest(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Brute force: (distances, row indices) of the ``k`` rows of ``vectors`` nearest each query, nearest first."""
+    """Brute force: (distances, row indices) of the ``k`` rows nearest each query, nearest first."""
     squared = (queries ** 2).sum(1)[:, None] - 2 * queries @ vectors.T + (vectors ** 2).sum(1)
     rows = np.argpartition(squared, k - 1, axis=1)[:, :k]  # the k nearest, in no order
     rows = np.take_along_axis(rows, np.take_along_axis(squared, rows, 1).argsort(1), 1)

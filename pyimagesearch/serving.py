@@ -56,12 +56,14 @@ def verdict(response: dict) -> dict:
 def predict(url: str, model: str, body: dict, timeout: float = 30) -> dict:
     """POST the body to ``<url>/v1/models/<model>:predict`` and return the decoded JSON answer."""
     request = urllib.request.Request(f"{url.rstrip('/')}/v1/models/{model}:predict",
-                                     data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+                                     data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as answer:
             return json.load(answer)
     except urllib.error.HTTPError as error:
-        raise ConnectionError(f"{url}: the server answered {error.code}: {error.read()[:200].decode(errors='replace')}") from None
+        detail = error.read()[:200].decode(errors="replace")
+        raise ConnectionError(f"{url}: the server answered {error.code}: {detail}") from None
     except (urllib.error.URLError, TimeoutError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise ConnectionError(f"{url}: no TensorFlow Serving server answers ({reason}); "
@@ -77,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     verify = commands.add_parser("verify", help="are two photos the same person?")
     verify.add_argument("photos", nargs=2, metavar="IMG")
-    verify.add_argument("--url", default=DEFAULT_URL, help=f"TF Serving's REST address (default {DEFAULT_URL})")
-    verify.add_argument("--model", default=DEFAULT_MODEL, help=f"the served model's name (default {DEFAULT_MODEL})")
+    verify.add_argument("--url", default=DEFAULT_URL, help=f"TF Serving's REST address ({DEFAULT_URL})")
+    verify.add_argument("--model", default=DEFAULT_MODEL, help=f"the served model's name ({DEFAULT_MODEL})")
     verify.add_argument("--size", type=int, default=112, help="the model's face size in pixels (default 112)")
     verify.add_argument("--format", choices=FORMATS, default="instances", help="REST request format")
     args = parser.parse_args(argv)

@@ -47,7 +47,7 @@ def test_colab_bootstrap_installs_nothing_over_colabs_packages():
         name = canonicalize_name(requirement.name)
         assert not name.startswith(("tensorflow", "keras", "opencv", "jax", "torch")), name
         assert name in colab, f"{name} is not on Colab: the bootstrap would install it"
-        assert requirement.specifier.contains(colab[name]), f"Colab's {name} {colab[name]} fails {requirement}"
+        assert requirement.specifier.contains(colab[name]), f"Colab has {name} {colab[name]}: {requirement}"
 
 
 @pytest.fixture(scope="session")
@@ -73,8 +73,9 @@ def fresh_kernel(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("fresh")
     env = root / "env"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
-    site = Path(subprocess.run([env / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True).stdout.strip())
+    where = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = Path(subprocess.run([env / "bin" / "python", "-c", where], capture_output=True, text=True,
+                               check=True).stdout.strip())
     (site / "course_libraries.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     spec = root / "jupyter" / "kernels" / KERNEL
     spec.mkdir(parents=True)
@@ -86,7 +87,8 @@ def fresh_kernel(tmp_path_factory) -> Path:
 
 def test_fresh_runtime_lacks_the_course(fresh_kernel, tmp_path):
     python = fresh_kernel / "env" / "bin" / "python"
-    missing = subprocess.run([python, "-c", "import pyimagesearch"], cwd=tmp_path, capture_output=True, text=True)
+    missing = subprocess.run([python, "-c", "import pyimagesearch"], cwd=tmp_path, capture_output=True,
+                             text=True)
     assert "No module named 'pyimagesearch'" in missing.stderr
     subprocess.run([python, "-c", "import keras, cv2, sklearn, imutils, ipykernel"], cwd=tmp_path, check=True)
 

@@ -76,7 +76,8 @@ def test_serving_request_gives_the_same_answer_through_the_saved_model_signature
     response = ({"predictions": [{k: v[0].tolist() for k, v in outputs.items()}]} if style == "instances"
                 else {"outputs": {k: v.tolist() for k, v in outputs.items()}})
     answer = serving.verdict(response)
-    assert answer == {"distance": round(float(distances[0]), 4), "same_person": bool(distances[0] <= threshold)}
+    expected = {"distance": round(float(distances[0]), 4), "same_person": bool(distances[0] <= threshold)}
+    assert answer == expected
 
 
 @pytest.mark.mirror

@@ -45,7 +45,8 @@ def test_tf_serving_answers_what_the_keras_model_answers(tmp_path):
             except OSError:
                 time.sleep(1)
         faces = np.random.default_rng(0).integers(0, 256, (2, SIZE, SIZE, 3), dtype=np.uint8)
-        answer = serving.verdict(serving.predict(url, "face_verifier", serving.request_body(faces[0], faces[1])))
+        body = serving.request_body(faces[0], faces[1])
+        answer = serving.verdict(serving.predict(url, "face_verifier", body))
         expected = verifier.predict({"face_a": faces[:1], "face_b": faces[1:]}, verbose=0)
         assert answer["distance"] == pytest.approx(float(expected["distance"][0, 0]), abs=1e-4)
     finally:
