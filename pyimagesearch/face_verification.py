@@ -9,6 +9,11 @@ The three ways, at the same budget (``steps`` x ``images_per_step`` images embed
 * ``"contrastive pairs"``: chapter 04's distance model on balanced random pairs with the
   contrastive loss.
 
+The LFW protocol scores them: :func:`protocol_distances` gives every pair its distance from a
+model that never saw the people of the pair's fold (one model per group of folds), and
+:func:`fold_accuracies` chooses, for each fold, a threshold on the other folds and measures
+the accuracy on this one.
+
 With a frozen backbone (``trainable_layers=0``) its features are computed once and cached, and
 only the small head trains on them: minutes on two CPU cores. Fine-tuning trains the whole
 embedding on the images and belongs on a GPU.
@@ -23,7 +28,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from pyimagesearch import lfw
+from pyimagesearch import lfw, metrics
 from pyimagesearch.datasets import LFWPairs
 from pyimagesearch.losses import ContrastiveLoss
 from pyimagesearch.models import build_backbone_embedding, build_siamese
@@ -81,8 +86,20 @@ def features_of(embedding: keras.Model, config: FaceTrainConfig) -> keras.Model:
 
 def cached_features(features: keras.Model, images: np.ndarray, folder: Path,
                     batch_size: int = 128) -> np.ndarray:
-    """The backbone's features of ``images``, computed once and kept in ``folder`` (keyed by content)."""
-    key = hashlib.sha1(images.tobytes()).hexdigest()[:12]
+    """The backbone's features of ``images``, computed once and kept in ``folder``.
+
+    The file name's key hashes the pixels (with their shape and dtype) and every weight of
+    ``features`` (names, shapes and values), so other images or other weights (another
+    checkpoint, random initialisation, fine-tuning) never reuse a stale file.
+    """
+    digest = hashlib.sha256()
+    digest.update(f"{images.shape}|{images.dtype}|".encode())
+    digest.update(np.ascontiguousarray(images).tobytes())
+    for weight in features.weights:
+        value = np.ascontiguousarray(keras.ops.convert_to_numpy(weight))
+        digest.update(f"|{weight.path}|{value.shape}|{value.dtype}|".encode())
+        digest.update(value.tobytes())
+    key = digest.hexdigest()[:16]
     path = Path(folder) / f"features-{features.name}-{images.shape[1]}px-{key}.npy"
     if path.exists():
         return np.load(path)
@@ -139,6 +156,29 @@ def indexed_pair_distances(embeddings: np.ndarray, index: np.ndarray) -> np.ndar
     return np.linalg.norm(embeddings[index[:, 0]] - embeddings[index[:, 1]], axis=1)
 
 
+def train_without(variant: str, faces: lfw.Faces, pairs: LFWPairs, group: list[int], x: np.ndarray,
+                  config: FaceTrainConfig, weights: str | None, verbose: int = 0) -> keras.Model:
+    """A fresh embedding trained on everyone outside the folds of ``group``; returns its trainable part."""
+    keras.utils.set_random_seed(config.seed)
+    model = trainable_part(new_embedding(config, weights), config)
+    train = lfw.training_mask(faces, pairs, group)
+    history = fit(variant, model, x[train], faces.identities[train], config, verbose=verbose)
+    people = len(np.unique(faces.identities[train]))
+    print(f"folds {group}: trained on {train.sum():,} faces of {people:,} people, "
+          f"loss {history['loss'][0]:.4f} -> {history['loss'][-1]:.4f}", flush=True)
+    return model
+
+
+def model_pair_distances(model: keras.Model, x: np.ndarray, index: np.ndarray,
+                         batch_size: int = 256) -> np.ndarray:
+    """Distance of each pair ``index[i] = (left, right)`` of rows of ``x``, embedding only the rows used."""
+    used, position = np.unique(index, return_inverse=True)
+    # Plain calls, not predict(): each group's fresh model would compile a new predict function.
+    vectors = np.concatenate([keras.ops.convert_to_numpy(model(x[rows].astype(np.float32), training=False))
+                              for rows in np.array_split(used, max(1, -(-len(used) // batch_size)))])
+    return indexed_pair_distances(vectors, position.reshape(index.shape))
+
+
 def protocol_distances(variant: str, faces: lfw.Faces, pairs: LFWPairs, config: FaceTrainConfig,
                        weights: str | None, groups: list[list[int]], features: np.ndarray | None = None,
                        verbose: int = 0) -> np.ndarray:
@@ -154,17 +194,19 @@ def protocol_distances(variant: str, faces: lfw.Faces, pairs: LFWPairs, config: 
     index = lfw.pair_indices(faces, pairs)
     distances = np.full(len(pairs), np.nan)
     for group in groups:
-        keras.utils.set_random_seed(config.seed)
-        embedding = new_embedding(config, weights)
-        model = trainable_part(embedding, config)
-        train = lfw.training_mask(faces, pairs, group)
-        history = fit(variant, model, x[train], faces.identities[train], config, verbose=verbose)
-        people = len(np.unique(faces.identities[train]))
-        print(f"folds {group}: trained on {train.sum():,} faces of {people:,} people, "
-              f"loss {history['loss'][0]:.4f} -> {history['loss'][-1]:.4f}", flush=True)
+        model = train_without(variant, faces, pairs, group, x, config, weights, verbose)
         rows = np.isin(pairs.folds, group)
-        used = np.unique(index[rows])
-        vectors = np.zeros((len(x), config.embedding_dim), dtype=np.float32)
-        vectors[used] = model.predict(x[used].astype(np.float32), batch_size=256, verbose=0)
-        distances[rows] = indexed_pair_distances(vectors, index[rows])
+        distances[rows] = model_pair_distances(model, x, index[rows])
     return distances
+
+
+def fold_accuracies(distances, labels, folds) -> np.ndarray:
+    """The LFW protocol: for each fold, a threshold chosen on the other folds, the accuracy on this one."""
+    distances, labels, folds = np.asarray(distances), np.asarray(labels), np.asarray(folds)
+    accuracies = []
+    for fold in np.unique(folds):
+        here = folds == fold
+        threshold = metrics.best_threshold(distances[~here], labels[~here])
+        accuracies.append(metrics.accuracy_at(distances[here], labels[here], threshold))
+    return np.array(accuracies)
+

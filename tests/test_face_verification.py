@@ -99,3 +99,27 @@ def test_protocol_scores_every_pair_with_a_model_that_never_saw_its_people(monke
                                       features=features)
     assert distances.shape == (16,) and np.isfinite(distances).all() and (distances >= 0).all()
     assert seen[0] == set(names[6:]) and seen[1] == set(names[:6])
+
+
+def test_fold_accuracies_choose_each_threshold_on_the_other_folds():
+    # Fold 0's threshold comes from folds 1-2 (0.675), fold 1's from 0 and 2 (0.425),
+    # fold 2's from 0-1 (0.55).
+    distances = [0.2, 0.4, 0.6, 0.8, 0.3, 0.5, 0.7, 0.9, 0.1, 0.65, 0.45, 1.0]
+    labels = [1, 1, 0, 0] * 3
+    folds = np.repeat([0, 1, 2], 4)
+    np.testing.assert_allclose(fv.fold_accuracies(distances, labels, folds), [0.75, 0.75, 0.5])
+
+
+def test_model_pair_distances_embed_only_the_rows_the_pairs_use():
+    seen = []
+
+    class Recording(keras.Model):
+        def call(self, x):
+            seen.append(int(x.shape[0]))
+            return x
+
+    x = np.array([[0.0, 0.0], [3.0, 4.0], [9.0, 9.0], [0.0, 1.0]], dtype=np.float32)
+    index = np.array([[0, 1], [3, 0], [1, 3]])
+    distances = fv.model_pair_distances(Recording(), x, index)
+    np.testing.assert_allclose(distances, [5.0, 1.0, np.sqrt(18.0)], rtol=1e-6)
+    assert max(seen) == 3  # row 2 is in no pair
