@@ -6,8 +6,9 @@ pairs of the training people and, through callbacks, after every epoch:
 * measures verification ROC AUC on all pairs of the training and the validation people
   (``auc`` and ``val_auc`` in the logs, the history and the progress line),
 * plots the training curves every ``every`` epochs (``curves.png``),
-* saves the model every ``every`` epochs (``epoch_NNN.keras``) and whenever ``val_auc``
-  improves (``best.keras``, Keras' ``ModelCheckpoint``),
+* saves the model every ``every`` epochs (``epoch_NNN.keras``),
+* keeps the weights of the epoch with the best ``val_auc`` (saved as ``best.keras``) and puts
+  them back into the model when training ends,
 * writes a JSON record of the run next to the weights (``run.json``): configuration, data
   split, seed, library versions, the history and the best epoch so far.
 """
@@ -60,7 +61,7 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """The best model (by validation ROC AUC), its extractor, the history and the run's folder."""
+    """The trained model (best epoch's weights), its extractor, the history and the run's folder."""
 
     model: keras.Model
     extractor: keras.Model
@@ -82,7 +83,29 @@ class VerificationAUC(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         distances, same = all_pair_distances(embed(self.extractor, self.images), self.labels)
-        logs[self.name] = roc_auc(distances, same)
+        logs[self.name] = roc_auc(distances, same)  # smaller distance = same person
+
+
+class KeepBest(keras.callbacks.Callback):
+    """Keep the weights of the epoch with the highest ``monitor``; put them back when training ends.
+
+    Each new best is also saved as ``path`` (a whole ``.keras`` model). ``best_epoch`` counts from 1.
+    """
+
+    def __init__(self, path: Path, monitor: str = "val_auc"):
+        super().__init__()
+        self.path, self.monitor = path, monitor
+        self.best, self.best_epoch, self.best_weights = -np.inf, 0, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs[self.monitor] > self.best:
+            self.best, self.best_epoch = logs[self.monitor], epoch + 1
+            self.best_weights = self.model.get_weights()
+            self.model.save(self.path)
+
+    def on_train_end(self, logs=None):
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
 
 
 class PlotCurves(keras.callbacks.Callback):
@@ -170,28 +193,54 @@ def describe(model: keras.Model, verbose: int) -> None:
         model.summary()
     if verbose >= 2:
         config = model.optimizer.get_config()
-        print("Optimizer:", ", ".join(f"{key}={value}" for key, value in config.items() if value is not None))
+        shown = {key: f"{value:.4g}" if isinstance(value, float) else value for key, value in config.items()}
+        print("Optimizer:", ", ".join(f"{key}={value}" for key, value in shown.items() if value is not None))
     if verbose >= 3:
         print(markdown_table(parameter_counts(model)))
+
+
+def compile_model(image_shape: tuple[int, int], config: TrainConfig) -> tuple[keras.Model, keras.Model]:
+    """The face extractor and its Siamese distance model, compiled with the contrastive loss."""
+    extractor = build_face_extractor((*image_shape, 1), config.embedding_dim, config.filters,
+                                     config.dropout, config.augment, config.downscale, config.flatten)
+    model = build_siamese(extractor, head="distance")
+    optimizer = keras.optimizers.Adam(config.learning_rate, beta_2=config.beta_2)
+    model.compile(optimizer=optimizer, loss=ContrastiveLoss(margin=config.margin))
+    return model, extractor
+
+
+def training_callbacks(extractor: keras.Model, train_faces: tuple, val_faces: tuple,
+                       history: keras.callbacks.History, folder: Path, config: TrainConfig,
+                       fixed: dict) -> list[keras.callbacks.Callback]:
+    """The trainer's callbacks, in the order Keras calls them after every epoch.
+
+    ``train_faces`` and ``val_faces`` are ``(images, labels)`` of the training and the
+    validation people. The AUC callbacks come first, so that ``History``, ``KeepBest`` and
+    the run record see ``auc`` and ``val_auc`` in the epoch's logs.
+    """
+    return [
+        VerificationAUC(extractor, *train_faces, name="auc"),
+        VerificationAUC(extractor, *val_faces, name="val_auc"),
+        history,
+        KeepBest(folder / "best.keras", monitor="val_auc"),
+        PlotCurves(history, folder / "curves.png", config.every),
+        SaveEvery(str(folder / "epoch_{epoch:03d}.keras"), config.every),
+        RunRecord(history, folder / "run.json", fixed),
+    ]
 
 
 def train(images, labels, split: dict[str, np.ndarray], config: TrainConfig, folder: Path) -> TrainResult:
     """Train a contrastive Siamese network on ``split["train"]`` people, validated on ``split["val"]``.
 
     ``images`` are uint8 ``(N, H, W)`` faces with person ``labels``; ``split`` maps "train",
-    "val" (and "test", only recorded) to label values. Returns the best model by
-    validation ROC AUC, reloaded from ``folder / "best.keras"``.
+    "val" (and "test", only recorded) to label values. The returned model holds the weights
+    of the epoch with the best validation ROC AUC.
     """
     images, labels = np.asarray(images), np.asarray(labels).ravel()
     train_people, val = np.isin(labels, split["train"]), np.isin(labels, split["val"])
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-
-    extractor = build_face_extractor((*images.shape[1:], 1), config.embedding_dim, config.filters,
-                                     config.dropout, config.augment, config.downscale, config.flatten)
-    model = build_siamese(extractor, head="distance")
-    optimizer = keras.optimizers.Adam(config.learning_rate, beta_2=config.beta_2)
-    model.compile(optimizer=optimizer, loss=ContrastiveLoss(margin=config.margin))
+    model, extractor = compile_model(images.shape[1:], config)
     describe(model, config.verbose)
 
     pairs = BalancedPairDataset(images[train_people], labels[train_people], config.anchors_per_batch,
@@ -200,17 +249,8 @@ def train(images, labels, split: dict[str, np.ndarray], config: TrainConfig, fol
     history = keras.callbacks.History()
     fixed = {"config": asdict(config), "split": split, "seed": config.seed,
              "versions": versions(), "train pairs per epoch": len(pairs.pairs)}
-    callbacks = [
-        VerificationAUC(extractor, images[train_people], labels[train_people], name="auc"),
-        VerificationAUC(extractor, images[val], labels[val], name="val_auc"),
-        history,  # after the AUC callbacks, so that it records them
-        PlotCurves(history, folder / "curves.png", config.every),
-        SaveEvery(str(folder / "epoch_{epoch:03d}.keras"), config.every),
-        keras.callbacks.ModelCheckpoint(str(folder / "best.keras"), monitor="val_auc", mode="max",
-                                        save_best_only=True),
-        RunRecord(history, folder / "run.json", fixed),
-    ]
+    callbacks = training_callbacks(extractor, (images[train_people], labels[train_people]),
+                                   (images[val], labels[val]), history, folder, config, fixed)
     model.fit(pairs, validation_data=PairDataset(images[val], val_pairs, val_pair_labels, batch_size=256),
               epochs=config.epochs, callbacks=callbacks, verbose=2 if config.verbose else 0)
-    best = keras.models.load_model(folder / "best.keras")
-    return TrainResult(best, best.get_layer(extractor.name), history.history, folder)
+    return TrainResult(model, extractor, history.history, folder)

@@ -10,6 +10,7 @@ from pyimagesearch.identification import (
     backbone_features,
     embed,
     enrolment_split,
+    identify,
     nearest_enrolled,
     all_pair_distances,
     rank1_accuracy,
@@ -49,6 +50,20 @@ def test_enrolment_split_takes_k_per_person_and_queries_the_rest():
     np.testing.assert_array_equal(np.sort(np.concatenate([enrolled, queries])), np.arange(12))
     with pytest.raises(ValueError, match="none left to query"):
         enrolment_split(labels, 3, np.random.default_rng(0))
+
+
+def test_identify_names_the_nearest_enrolled_image_or_mean():
+    # Ann enrolled at 0, 0 and 4, Bob at 6. The query at 4.5 is nearest to Ann's 4 (0.5 away)
+    # but nearer to Bob (1.5) than to Ann's mean (4/3, 3.17 away); the query at 0.5 is Ann's.
+    gallery, names = np.array([[0.0], [0.0], [4.0], [6.0]]), np.array(["ann", "ann", "ann", "bob"])
+    queries = np.array([[4.5], [0.5]])
+    np.testing.assert_array_equal(identify(gallery, names, queries), ["ann", "ann"])
+    np.testing.assert_array_equal(identify(gallery, names, queries, method="mean"), ["bob", "ann"])
+    # in 2-D: Euclidean distance, every query gets one label
+    gallery2 = np.array([[0.0, 0.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(identify(gallery2, [7, 8], [[2.0, 2.0], [1.0, 1.0], [3.0, 3.5]]), [8, 7, 8])
+    with pytest.raises(ValueError, match="method="):
+        identify(gallery, names, queries, method="vote")
 
 
 @pytest.mark.parametrize("method", ["nearest", "mean"])

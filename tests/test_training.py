@@ -9,9 +9,10 @@ import matplotlib
 import numpy as np
 import pytest
 
+from pyimagesearch import training
 from pyimagesearch.models import build_face_extractor
 from pyimagesearch.plots import plot_embedding_map, show_image, show_nearest_enrolled
-from pyimagesearch.training import TrainConfig, describe, parameter_counts, train, update_record
+from pyimagesearch.training import KeepBest, TrainConfig, describe, parameter_counts, train, update_record
 
 matplotlib.use("Agg")
 RNG = np.random.default_rng(0)
@@ -98,6 +99,45 @@ def test_train_writes_curves_checkpoints_and_a_run_record(tmp_path):
     assert record["best"]["val_auc"] == max(record["history"]["val_auc"])
     update_record(result.record_path, evaluation={"rank-1": np.float64(0.5)})
     assert json.loads(result.record_path.read_text())["evaluation"] == {"rank-1": 0.5}
+
+
+def test_train_returns_the_weights_of_the_best_epoch_not_the_last(tmp_path, monkeypatch):
+    # The ROC AUCs are scripted (auc, then val_auc, each epoch) so that validation peaks at
+    # epoch 2 of 3: the returned model must hold epoch 2's saved weights, not epoch 3's.
+    scripted = iter([0.5, 0.6, 0.5, 0.9, 0.5, 0.7])
+    monkeypatch.setattr(training, "roc_auc", lambda distances, same: next(scripted))
+    labels = np.repeat(np.arange(1, 7), 3)
+    images = RNG.integers(0, 256, size=(18, 24, 20), dtype=np.uint8)
+    split = {"train": np.array([1, 2, 3]), "val": np.array([4, 5]), "test": np.array([6])}
+    config = TrainConfig(embedding_dim=8, filters=(4, 8), learning_rate=0.05, epochs=3, steps_per_epoch=2,
+                         anchors_per_batch=1, every=1, verbose=0)
+    result = train(images, labels, split, config, tmp_path / "run")
+    assert result.history["val_auc"] == [0.6, 0.9, 0.7]
+    assert json.loads(result.record_path.read_text())["best"]["epoch"] == 2
+    best, last, saved = (keras.models.load_model(tmp_path / "run" / name)
+                         for name in ("epoch_002.keras", "epoch_003.keras", "best.keras"))
+    returned = result.model.get_weights()
+    for weights, best_weights, saved_weights in zip(returned, best.get_weights(), saved.get_weights(), strict=True):
+        np.testing.assert_array_equal(weights, best_weights)
+        np.testing.assert_array_equal(saved_weights, best_weights)
+    assert any(not np.array_equal(w, v) for w, v in zip(returned, last.get_weights(), strict=True))
+    faces = images[:4, ..., np.newaxis] / 255.0
+    np.testing.assert_allclose(result.extractor.predict(faces, verbose=0),
+                               best.get_layer("face_extractor").predict(faces, verbose=0), rtol=1e-6)
+
+
+def test_keep_best_restores_the_best_weights_at_the_end(tmp_path):
+    inputs = keras.Input((1,))
+    model = keras.Model(inputs, keras.layers.Dense(1, use_bias=False)(inputs))
+    keep = KeepBest(tmp_path / "best.keras", monitor="val_auc")
+    keep.set_model(model)
+    for epoch, value in enumerate([0.5, 0.8, 0.8, 0.7]):
+        model.set_weights([np.array([[float(epoch)]])])
+        keep.on_epoch_end(epoch, {"val_auc": value})
+    keep.on_train_end()
+    assert keep.best == 0.8 and keep.best_epoch == 2  # the first of two equal bests
+    assert model.get_weights()[0][0, 0] == 1.0
+    assert keras.models.load_model(tmp_path / "best.keras").get_weights()[0][0, 0] == 1.0
 
 
 @pytest.mark.parametrize("method", ["pca", "tsne"])
