@@ -5,6 +5,9 @@ and no person appears in two folds. In the *unrestricted* setting a model evalua
 may train on any image of the people who are not in that fold. :func:`fold_groups` splits the
 10 folds into groups; one model per group, trained on everyone outside its group's folds,
 scores that group's pairs. With 10 groups that is exactly one model per fold.
+
+:func:`ensure_crops` finds notebook 05.1's crops, or makes them, so that a later notebook runs
+in a fresh runtime.
 """
 
 from __future__ import annotations
@@ -16,7 +19,35 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from pyimagesearch.datasets import LFWPairs, as_indices, list_image_folder
+from pyimagesearch import crop_faces
+from pyimagesearch.config import Settings, relative_to_repo
+from pyimagesearch.datasets import LFWPairs, as_indices, list_image_folder, load_lfw, load_lfw_pairs
+
+CROP_SIZE = 112  # pixels, the size notebook 05.1 crops at
+
+
+def crop_people(settings: Settings) -> list[str] | None:
+    """The people notebook 05.1 crops: those of the small protocol in quick mode, everyone (None) in full."""
+    return settings.pick(sorted(load_lfw_pairs("pairs").first(10).people()), None)
+
+
+def missing_crops(src: Path, crop_dir: Path, people: list[str] | None = None) -> int:
+    """How many photos under ``src`` (of ``people``) have neither a crop in ``crop_dir`` nor a report row."""
+    todo = crop_faces.plan_crops(Path(src).resolve(), Path(crop_dir).resolve(), "jpg", people)[0]
+    reported = crop_faces.read_report(Path(crop_dir) / crop_faces.REPORT_NAME)
+    return sum(job.name not in reported for job in todo)
+
+
+def ensure_crops(settings: Settings) -> Path:
+    """The folder of notebook 05.1's face crops under ``settings.output_dir``, made first if incomplete."""
+    src, crop_dir, people = load_lfw().root, settings.output_dir / "lfw_crops", crop_people(settings)
+    missing = missing_crops(src, crop_dir, people)
+    if missing:
+        print(f"{missing:,} face crops of notebook 05.1 missing in {relative_to_repo(crop_dir)}: "
+              f"cropping them now ({settings.mode} mode)")
+        crop_faces.crop_folder(src, crop_dir, kind="caffe", confidence=0.5, margin=0.2,
+                               size=CROP_SIZE, workers=2, batch_size=8, people=people, progress=False)
+    return crop_dir
 
 
 @dataclass(frozen=True)

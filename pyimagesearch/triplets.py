@@ -24,6 +24,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from pyimagesearch.images import read_image
 from pyimagesearch.layers import EuclideanDistance
 from pyimagesearch.pairs import default_scale, gather
 
@@ -150,24 +151,34 @@ class PKDataset(keras.utils.PyDataset):
         return gather(self.images, rows, self.scale), self.codes[rows]
 
 
+def load_face_file(path, size: int) -> np.ndarray:
+    """One face file as ``(size, size, 3)`` float32 RGB on the 0-255 scale; a bad file's error names it."""
+    path = path.decode() if isinstance(path, bytes) else str(path)
+    return read_image(path, "rgb", size=(size, size), resize=True).astype(np.float32)
+
+
+def tf_load_face(path, size: int):
+    """The tf.data map function: a file-name tensor -> its face, read by :func:`load_face_file`."""
+    import tensorflow as tf
+
+    face = tf.py_function(lambda name: load_face_file(name.numpy(), size), [path], tf.float32)
+    face.set_shape((size, size, 3))
+    return face
+
+
 def tf_triplet_dataset(paths, labels, n: int, size: int, batch_size: int = 32,
                        seed: int | None = None):
-    """The course's tf.data pipeline: random triplets of image files, decoded, resized, batched.
+    """The course's tf.data pipeline: ``n`` random triplets of image files, read, batched, prefetched.
 
     Yields ``((anchor, positive, negative),)`` float32 RGB batches on the 0-255 scale, read
-    from the JPEG/PNG files ``paths`` (one person per entry of ``labels``); TensorFlow only.
+    from the image files ``paths`` (one person per entry of ``labels``); TensorFlow only.
     """
     import tensorflow as tf
 
-    triplets = random_triplet_indices(labels, n, seed=seed)
-    files = np.asarray([str(p) for p in paths])[triplets]
-
-    def load(path):
-        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-        return tf.image.resize(tf.cast(image, tf.float32), (size, size))
+    files = np.asarray([str(p) for p in paths])[random_triplet_indices(labels, n, seed=seed)]
 
     def load_triplet(row):
-        return ((load(row[0]), load(row[1]), load(row[2])),)
+        return (tuple(tf_load_face(row[i], size) for i in range(3)),)
 
     dataset = tf.data.Dataset.from_tensor_slices(files).map(load_triplet, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
@@ -221,18 +232,27 @@ def batch_all_triplet_loss(labels, embeddings, margin: float = 0.5):
     return ops.sum(losses) / ops.maximum(active, 1.0)
 
 
+def hardest_positive(distances, positives):
+    """Per anchor (row), the distance to its farthest image of the same person (0 if it has none)."""
+    return ops.max(distances * ops.cast(positives, distances.dtype), axis=1)
+
+
+def hardest_negative(distances, negatives):
+    """Per anchor (row), the distance to its closest image of anyone else."""
+    # Push the anchor's own person beyond every real distance, then take the minimum.
+    others = ops.cast(negatives, distances.dtype)
+    return ops.min(distances + ops.max(distances) * (1.0 - others), axis=1)
+
+
 def batch_hard_triplet_loss(labels, embeddings, margin: float = 0.5):
     """Mean over anchors of ``max(hardest positive - hardest negative + margin, 0)`` (batch-hard)."""
     distances = pairwise_distances(embeddings)
-    positives = ops.cast(positive_mask(labels), distances.dtype)
-    negatives = ops.cast(negative_mask(labels), distances.dtype)
-    hardest_positive = ops.max(distances * positives, axis=1)
-    # Push non-negatives beyond every real distance before taking the minimum.
-    hardest_negative = ops.min(distances + ops.max(distances) * (1.0 - negatives), axis=1)
-    has_both = ops.cast(ops.logical_and(ops.any(positives > 0, axis=1), ops.any(negatives > 0, axis=1)),
-                        distances.dtype)
-    losses = ops.maximum(hardest_positive - hardest_negative + margin, 0.0) * has_both
-    return ops.sum(losses) / ops.maximum(ops.sum(has_both), 1.0)
+    positives, negatives = positive_mask(labels), negative_mask(labels)
+    losses = ops.maximum(hardest_positive(distances, positives) - hardest_negative(distances, negatives)
+                         + margin, 0.0)
+    # Only anchors with both a positive and a negative in the batch count.
+    counted = ops.cast(ops.logical_and(ops.any(positives, axis=1), ops.any(negatives, axis=1)), losses.dtype)
+    return ops.sum(losses * counted) / ops.maximum(ops.sum(counted), 1.0)
 
 
 MINING = {"hard": batch_hard_triplet_loss, "all": batch_all_triplet_loss}

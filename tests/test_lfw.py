@@ -76,6 +76,35 @@ def test_hold_out_people_keeps_each_person_on_one_side():
     assert not set(identities[kept]) & set(identities[held])
 
 
+# Two folds of two matched and two mismatched pairs: first(1) keeps half of each fold.
+LONGER_PAIRS_TXT = """2 2
+Ann 1 2
+Ann 1 3
+Ann 1 Bob 1
+Ann 2 Bob 1
+Cy 1 2
+Cy 1 3
+Cy 2 Dee 1
+Cy 3 Dee 1
+"""
+
+
+def test_first_keeps_the_first_matched_and_mismatched_pairs_of_every_fold():
+    first = parse_lfw_pairs(LONGER_PAIRS_TXT).first(1)
+    assert first.n_folds == 2 and list(first.folds) == [0, 0, 1, 1] and list(first.labels) == [1, 0, 1, 0]
+    assert first.left == ["Ann/Ann_0001.jpg", "Ann/Ann_0001.jpg", "Cy/Cy_0001.jpg", "Cy/Cy_0002.jpg"]
+    assert first.right == ["Ann/Ann_0002.jpg", "Bob/Bob_0001.jpg", "Cy/Cy_0002.jpg", "Dee/Dee_0001.jpg"]
+
+
+def test_missing_crops_counts_photos_without_a_crop_or_a_report_row(crops, tmp_path_factory):
+    crop_dir = tmp_path_factory.mktemp("crops")
+    assert lfw.missing_crops(crops, crop_dir) == 9 and lfw.missing_crops(crops, crop_dir, ["Eve"]) == 3
+    (crop_dir / "Eve").mkdir()
+    cv2.imwrite(str(crop_dir / "Eve" / "Eve_0001.jpg"), np.zeros((4, 4, 3), np.uint8))
+    (crop_dir / "crop_report.csv").write_text("path,reason,detail\nEve/Eve_0002.jpg,no face,\n")
+    assert lfw.missing_crops(crops, crop_dir, ["Eve"]) == 1  # Eve_0003 only
+
+
 def test_pairs_subset_and_first():
     pairs = parse_lfw_pairs(PAIRS_TXT)
     first = pairs.first(1)

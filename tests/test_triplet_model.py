@@ -1,4 +1,4 @@
-"""Tests of the triplet SiameseModel: distances, training on both step paths, saving."""
+"""Tests of the triplet SiameseModel: distances, training (hand-written steps under TensorFlow), saving."""
 
 from __future__ import annotations
 
@@ -37,22 +37,29 @@ def test_call_returns_the_two_distances_and_the_loss_by_hand():
 
 
 def fitted(cls) -> tuple[float, dict]:
-    """Held-out loss before training, and the history of 5 epochs on other triplets."""
+    """Held-out loss before training, and the history of 10 epochs on other triplets."""
     keras.utils.set_random_seed(1)
     model = cls(embedding_net(), margin=0.5)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     held_out = triplets(seed=2)
     before = model.evaluate(held_out, verbose=0)
-    history = model.fit(triplets(), validation_data=(held_out,), epochs=5, batch_size=32, verbose=0)
+    history = model.fit(triplets(), validation_data=(held_out,), epochs=10, batch_size=32, verbose=0)
     return before, history.history
 
 
-def test_both_step_paths_train_the_same_and_lower_the_held_out_loss():
+def test_the_portable_model_lowers_the_held_out_loss():
     before, portable = fitted(SiameseModel)
-    _, by_hand = fitted(TFSiameseModel)
-    assert set(portable) == set(by_hand) == {"loss", "val_loss"}
+    assert set(portable) == {"loss", "val_loss"}
     assert portable["val_loss"][-1] < 0.75 * before
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the hand-written steps are TensorFlow's")
+def test_the_hand_written_tensorflow_steps_train_as_the_portable_model():
+    _, portable = fitted(SiameseModel)
+    _, by_hand = fitted(TFSiameseModel)
+    assert set(by_hand) == {"loss", "val_loss"}
     np.testing.assert_allclose(by_hand["loss"], portable["loss"], rtol=1e-4)
+    np.testing.assert_allclose(by_hand["val_loss"], portable["val_loss"], rtol=1e-4)
 
 
 def test_siamese_model_picks_the_backend_path_and_reloads_safely(tmp_path):

@@ -9,6 +9,8 @@ from keras import ops
 from pyimagesearch.triplets import (
     batch_all_triplet_loss,
     batch_hard_triplet_loss,
+    hardest_negative,
+    hardest_positive,
     negative_mask,
     pairwise_distances,
     pk_batch_indices,
@@ -41,9 +43,25 @@ def test_masks_on_a_hand_made_batch():
     assert valid == {(0, 1, 2), (0, 1, 3), (1, 0, 2), (1, 0, 3), (2, 3, 0), (2, 3, 1), (3, 2, 0), (3, 2, 1)}
 
 
+def test_hardest_positive_and_negative_by_hand():
+    distances = pairwise_distances(POINTS)
+    positives, negatives = positive_mask(LABELS), negative_mask(LABELS)
+    np.testing.assert_allclose(numpy(hardest_positive(distances, positives)), [1, 1, 2, 2], atol=1e-5)
+    np.testing.assert_allclose(numpy(hardest_negative(distances, negatives)), [3, 2, 2, 4], atol=1e-5)
+
+
 def test_batch_hard_by_hand():
     # Hardest positive - hardest negative + 0.5 per anchor: 1-3, 1-2, 2-2, 2-4 (+0.5) -> only anchor 2 counts.
     assert float(batch_hard_triplet_loss(LABELS, POINTS, margin=0.5)) == pytest.approx(0.5 / 4, abs=1e-5)
+    # margin 2: 0, 1, 2, 0 -> 3 / 4
+    assert float(batch_hard_triplet_loss(LABELS, POINTS, margin=2.0)) == pytest.approx(0.75, abs=1e-5)
+
+
+def test_batch_hard_skips_anchors_without_a_positive():
+    labels, points = np.array([7, 7, 9]), np.array([[0.0], [1.0], [1.2]], dtype="float32")
+    # Anchor 2 (alone) does not count; anchors 0 and 1 give
+    # max(1 - 1.2 + 0.5, 0) = 0.3 and max(1 - 0.2 + 0.5, 0) = 1.3.
+    assert float(batch_hard_triplet_loss(labels, points, margin=0.5)) == pytest.approx(0.8, abs=1e-5)
 
 
 @pytest.mark.parametrize(("margin", "expected"), [(0.5, 0.5), (2.0, 4.0 / 3.0)])
@@ -92,16 +110,22 @@ def test_pk_batch_has_k_distinct_images_of_p_people():
 # Nine "images" whose only pixel is their person's number, so a batch shows whose photos it holds.
 PEOPLE = np.array([0, 0, 0, 1, 1, 2, 2, 2, 3])
 PIXELS = PEOPLE.astype("uint8").reshape(-1, 1, 1, 1) * np.ones((1, 2, 2, 3), "uint8")
+# The same images with the photo's own number in the green channel: a batch shows which photos it holds.
+PHOTOS = PIXELS.copy()
+PHOTOS[..., 1] = np.arange(len(PEOPLE)).reshape(-1, 1, 1)
 
 
 def test_triplet_dataset_batches_follow_the_rules():
     from pyimagesearch.triplets import TripletDataset
 
-    data = TripletDataset(PIXELS, PEOPLE, batch_size=8, steps=3, scale=1.0, seed=0)
+    data = TripletDataset(PHOTOS, PEOPLE, batch_size=8, steps=3, scale=1.0, seed=0)
     assert len(data) == 3
     (anchor, positive, negative), = data[1]
     assert anchor.shape == (8, 2, 2, 3) and anchor.dtype == np.float32
-    assert (anchor == positive).all() and (anchor[:, 0, 0, 0] != negative[:, 0, 0, 0]).all()
+    (a, a_photo), (p, p_photo), (n, _) = ((x[:, 0, 0, 0], x[:, 0, 0, 1])
+                                          for x in (anchor, positive, negative))
+    assert (a == p).all() and (a_photo != p_photo).all() and (a != n).all()  # same person, another photo
+    np.testing.assert_array_equal(np.stack([a_photo, p_photo], axis=1), data.triplets[8:16, :2])
     before = data.triplets.copy()
     data.on_epoch_end()
     assert not np.array_equal(before, data.triplets)  # fresh triplets every epoch
@@ -150,11 +174,30 @@ def test_tf_triplet_dataset_reads_the_files(tmp_path):
     from pyimagesearch.triplets import tf_triplet_dataset
 
     paths = []
-    for i, person in enumerate(PEOPLE):
+    for i, person in enumerate(PEOPLE):  # red: the person, green: the photo
         paths.append(tmp_path / f"{i}.png")
-        cv2.imwrite(str(paths[-1]), np.full((6, 6, 3), 50 * person, np.uint8))
+        cv2.imwrite(str(paths[-1]), np.full((6, 6, 3), (0, 10 * i, 50 * person), np.uint8))  # BGR
     dataset = tf_triplet_dataset(paths, PEOPLE, n=12, size=4, batch_size=6, seed=0)
     (anchor, positive, negative), = next(iter(dataset))
     assert tuple(anchor.shape) == (6, 4, 4, 3)
-    a, p, n = (x.numpy()[:, 0, 0, 0] for x in (anchor, positive, negative))
-    assert (a == p).all() and (a != n).all() and set(a) <= {0.0, 50.0, 100.0}
+    (a, a_photo), (p, p_photo), (n, _) = ((x.numpy()[:, 0, 0, 0], x.numpy()[:, 0, 0, 1])
+                                         for x in (anchor, positive, negative))
+    assert (a == p).all() and (a_photo != p_photo).all() and (a != n).all() and set(a) <= {0.0, 50.0, 100.0}
+    expected = random_triplet_indices(PEOPLE, 12, seed=0)[:6]  # the pipeline's triplets, in order
+    np.testing.assert_array_equal(np.stack([a_photo, p_photo], axis=1) / 10, expected[:, :2])
+
+
+def test_a_bad_face_file_is_named(tmp_path):
+    pytest.importorskip("tensorflow")
+    import tensorflow as tf
+
+    from pyimagesearch.images import ImageError
+    from pyimagesearch.triplets import load_face_file, tf_load_face
+
+    bad = tmp_path / "Ann_0001.jpg"
+    bad.write_text("not a picture")
+    with pytest.raises(ImageError, match="Ann_0001.jpg"):
+        load_face_file(bad, 4)
+    dataset = tf.data.Dataset.from_tensor_slices([str(bad)]).map(lambda path: tf_load_face(path, 4))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Ann_0001.jpg"):
+        next(iter(dataset))
