@@ -19,30 +19,27 @@ from keras import ops
 
 
 def contrastive_terms(y_true, distance, margin: float = 1.0):
-    """Per-pair contrastive loss, flattened to ``(batch,)`` (see the module docstring)."""
-    distance = ops.reshape(ops.convert_to_tensor(distance), (-1,))
+    """Per-pair loss ``y * d**2 + (1 - y) * max(margin - d, 0)**2``, y = 1 for a same-class pair."""
+    distance = ops.reshape(ops.convert_to_tensor(distance), (-1,))  # (batch,) or (batch, 1) -> (batch,)
     y_true = ops.reshape(ops.cast(y_true, distance.dtype), (-1,))
-    positive = y_true * ops.square(distance)
-    negative = (1.0 - y_true) * ops.square(ops.maximum(margin - distance, 0.0))
-    return positive + negative
+    same = y_true * ops.square(distance)  # same class: pulled together
+    different = (1.0 - y_true) * ops.square(ops.maximum(margin - distance, 0.0))  # pushed to the margin
+    return same + different
 
 
 @keras.saving.register_keras_serializable(package="pyimagesearch")
 def contrastive_loss(y_true, distance, margin: float = 1.0):
-    """Mean contrastive loss (Hadsell et al. 2006) with y = 1 for same-class pairs.
-
-    ``mean(y * d**2 + (1 - y) * max(margin - d, 0)**2)``; ``y_true`` is cast to the
-    distance's dtype and both are flattened, so ``(batch,)`` and ``(batch, 1)`` mix safely.
-    """
+    """The batch mean of :func:`contrastive_terms` (Hadsell et al. 2006, y = 1 for same-class pairs)."""
     return ops.mean(contrastive_terms(y_true, distance, margin))
 
 
 @keras.saving.register_keras_serializable(package="pyimagesearch")
 class ContrastiveLoss(keras.losses.Loss):
-    """:func:`contrastive_loss` as a Keras ``Loss`` with a configurable, saved ``margin``.
+    """The contrastive loss as a Keras ``Loss``, with a configurable ``margin`` saved in its config.
 
-    Use it in ``model.compile(loss=ContrastiveLoss(margin=1.0))`` with a model that
-    outputs the pair distance; labels are 1 = same class, 0 = different class.
+    ``call`` returns the per-pair :func:`contrastive_terms`; Keras applies sample weights and
+    averages them. Use it in ``model.compile(loss=ContrastiveLoss(margin=1.0))`` with a model
+    that outputs the pair distance; labels are 1 = same class, 0 = different class.
     """
 
     def __init__(self, margin: float = 1.0, name: str = "contrastive_loss",

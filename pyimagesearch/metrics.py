@@ -18,8 +18,8 @@ import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
 
-def _prepare(scores, labels, greater_is_same: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Flat float scores turned "larger = same", and 0/1 int labels with both classes."""
+def oriented_scores(scores, labels, greater_is_same: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Flat float scores turned "larger = same" (distances negated), and checked 0/1 labels."""
     scores = np.asarray(scores, dtype=np.float64).ravel()
     labels = np.asarray(labels).ravel()
     if scores.shape != labels.shape:
@@ -34,7 +34,7 @@ def _prepare(scores, labels, greater_is_same: bool) -> tuple[np.ndarray, np.ndar
 
 def _roc(scores, labels, greater_is_same: bool):
     """Every ROC point (fpr, tpr, threshold) of "larger = same" scores, none dropped."""
-    oriented, labels = _prepare(scores, labels, greater_is_same)
+    oriented, labels = oriented_scores(scores, labels, greater_is_same)
     return roc_curve(labels, oriented, drop_intermediate=False)
 
 
@@ -52,29 +52,28 @@ def accuracy_at(scores, labels, threshold: float, greater_is_same: bool = False)
 
 
 def best_threshold(scores, labels, greater_is_same: bool = False) -> float:
-    """The threshold with the highest accuracy on these pairs.
+    """The threshold with the highest accuracy on these pairs: choose it on validation pairs.
 
-    Choose it on *validation* pairs, never on the test pairs you report. The threshold
-    lies midway between the last score predicted "same" and the next one, so it has the
-    same accuracy on these pairs as any threshold in that gap; ties go to the stricter one.
+    ``roc_curve`` tries every distinct score as a threshold, from +inf (nothing "same") down,
+    and gives each one's true and false positive rates, hence the pairs it gets right. The
+    winner moves midway to the next score, into the gap where every threshold is as accurate;
+    ties go to the stricter threshold.
     """
-    fpr, tpr, thresholds = _roc(scores, labels, greater_is_same)
-    positives = np.sum(np.asarray(labels).ravel() == 1)
-    negatives = np.asarray(labels).size - positives
-    correct = tpr * positives + (1 - fpr) * negatives
-    best = int(np.argmax(correct))
-    if best == 0:  # nothing predicted "same": just above the largest score
+    oriented, labels = oriented_scores(scores, labels, greater_is_same)
+    fpr, tpr, thresholds = roc_curve(labels, oriented, drop_intermediate=False)
+    n_same = labels.sum()
+    correct = np.rint(tpr * n_same + (1 - fpr) * (labels.size - n_same))  # whole pairs: exact ties
+    best = int(np.argmax(correct))  # the first of any ties: the strictest
+    if best == 0:  # nothing "same" is best: just past the most alike score
         threshold = np.nextafter(thresholds[1], np.inf)
-    elif best == len(thresholds) - 1:  # everything predicted "same"
-        threshold = thresholds[best]
-    else:
-        threshold = (thresholds[best] + thresholds[best + 1]) / 2
+    else:  # midway to the next score; the last threshold accepts every pair
+        threshold = (thresholds[best] + thresholds[min(best + 1, len(thresholds) - 1)]) / 2
     return float(threshold if greater_is_same else -threshold)
 
 
 def roc_auc(scores, labels, greater_is_same: bool = False) -> float:
     """Area under the ROC curve (1.0 = perfectly separated, 0.5 = chance)."""
-    oriented, labels = _prepare(scores, labels, greater_is_same)
+    oriented, labels = oriented_scores(scores, labels, greater_is_same)
     return float(roc_auc_score(labels, oriented))
 
 

@@ -10,6 +10,7 @@ from pyimagesearch.metrics import (
     best_threshold,
     equal_error_rate,
     k_fold_verification,
+    oriented_scores,
     predict_same,
     roc_auc,
     tar_at_far,
@@ -49,6 +50,29 @@ def test_similarity_scores_use_the_flag():
     np.testing.assert_array_equal(predict_same(similarities, 0.65, greater_is_same=True),
                                   [1, 1, 1, 0, 0, 0, 0, 0])
     np.testing.assert_array_equal(predict_same(DISTANCES, 0.35), [1, 1, 1, 0, 0, 0, 0, 0])
+
+
+def test_best_threshold_chapter_04_example():
+    # same pairs at 0.1, 0.2, 0.3 and 0.65, different at 0.5, 0.6, 0.7: 0.4 gets 6 of 7 right
+    distances = np.array([0.1, 0.2, 0.3, 0.5, 0.6, 0.65, 0.7])
+    labels = np.array([1, 1, 1, 0, 0, 1, 0])
+    assert best_threshold(distances, labels) == pytest.approx(0.4)
+    assert best_threshold(1 - distances, labels, greater_is_same=True) == pytest.approx(0.6)
+    assert accuracy_at(distances, labels, 0.4) == pytest.approx(6 / 7)
+    assert accuracy_at(distances, labels, 0.675) == pytest.approx(5 / 7)
+
+
+def test_best_threshold_ties_go_to_the_stricter_threshold():
+    # accepting up to 0.2 or up to 0.4 both get 3 of 4 right: the stricter, midway 0.2-0.3
+    assert best_threshold([0.1, 0.2, 0.3, 0.4], [1, 1, 0, 1]) == pytest.approx(0.25)
+    assert best_threshold([0.9, 0.8, 0.7, 0.6], [1, 1, 0, 1], greater_is_same=True) == pytest.approx(0.75)
+
+
+def test_oriented_scores_negate_distances_and_check_labels():
+    scores, labels = oriented_scores([0.1, 0.9], [True, False], greater_is_same=False)
+    np.testing.assert_array_equal(scores, [-0.1, -0.9])
+    assert labels.dtype == np.int64 and labels.tolist() == [1, 0]
+    np.testing.assert_array_equal(oriented_scores([[0.1], [0.9]], [1, 0], True)[0], [0.1, 0.9])
 
 
 def test_best_threshold_at_the_edges():
