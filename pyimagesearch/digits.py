@@ -1,7 +1,13 @@
-"""The MNIST-style experiments of chapters 02-04: splits, pairs, training budgets, model files."""
+"""The MNIST-style experiments of chapters 02-04: splits, pairs, training, model files, scoring.
+
+Chapter 02 trains and saves the models; chapter 03 finds one (or trains the quick one),
+loads it and scores pairs of image files with :func:`compare_images`.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,8 +15,10 @@ import keras
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from pyimagesearch.config import Settings
+import pyimagesearch.layers  # noqa: F401  (registers EuclideanDistance for load_model)
+from pyimagesearch.config import Settings, relative_to_repo
 from pyimagesearch.datasets import DIGIT_DATASETS
+from pyimagesearch.images import read_image
 from pyimagesearch.pairs import PairDataset, make_pair_indices
 
 # Quick mode: a subset of each split, enough to see the pipeline work in about a minute.
@@ -20,6 +28,9 @@ FULL_BUDGET = {"course": (10, 256), "improved": (6, 256)}
 QUICK_BUDGET = {"course": (1, 128), "improved": (1, 128)}
 # Fixed seeds so that chapters 02, 03 and 04 score exactly the same pairs.
 SPLIT_SEED, PAIR_SEEDS = 1234, {"train": 1, "val": 2, "test": 3}
+# The head each loss trains, as in the model files' names (mnist_course_bce.keras).
+HEADS = {"bce": "sigmoid", "contrastive": "distance"}
+DIGIT_SIZE = (28, 28)  # (width, height) of the images the models take
 
 
 @dataclass
@@ -77,8 +88,18 @@ def model_path(settings: Settings, dataset: str, extractor: str, loss: str) -> P
 
 
 def predict_pairs(model: keras.Model, split: Split, batch_size: int = 1024) -> np.ndarray:
-    """The model's output (probability or distance) for every pair of a split, flat."""
-    return np.asarray(model.predict(split.dataset(batch_size), verbose=0)).ravel()
+    """The model's output (probability or distance) for every pair of a split, flat.
+
+    The last batch is padded to ``batch_size``, so every batch has one shape and TensorFlow
+    traces the model's predict function once, not twice, per model.
+    """
+    dataset, outputs = split.dataset(batch_size), []
+    for index in range(len(dataset)):
+        (left, right), _ = dataset[index]
+        pad = [(0, batch_size - len(left))] + [(0, 0)] * (left.ndim - 1)
+        scores = model.predict_on_batch([np.pad(left, pad), np.pad(right, pad)])
+        outputs.append(np.asarray(scores).reshape(batch_size, -1)[:len(left)])
+    return np.concatenate(outputs).ravel()
 
 
 def compile_siamese(model: keras.Model, head: str, learning_rate=1e-3) -> keras.Model:
@@ -92,21 +113,85 @@ def compile_siamese(model: keras.Model, head: str, learning_rate=1e-3) -> keras.
     return model
 
 
-def train_siamese(extractor: str, head: str, splits: dict[str, Split], settings: Settings):
-    """Build, compile and fit a Siamese model within this mode's budget; return (model, history).
+def training_recipe(extractor: str, train: Split, settings: Settings):
+    """(training pairs, learning rate, epochs) of an extractor's recipe in this mode.
 
-    The course's extractor uses Adam at a fixed 1e-3 on fixed pairs, as in the original; the
-    improved recipe draws fresh pairs every epoch and adds a cosine decay of the learning rate.
+    The course's extractor: fixed pairs and Adam at 1e-3, as in the original. The improved
+    one: fresh pairs every epoch and a learning rate that decays along a cosine.
     """
+    epochs, batch_size = budget(extractor, settings.quick)
+    if extractor == "course":
+        return train.dataset(batch_size, shuffle=True, seed=settings.seed), 1e-3, epochs
+    pairs = PairDataset.from_labels(train.images, train.labels, batch_size, seed=settings.seed, resample=True)
+    learning_rate = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=epochs * len(pairs))
+    return pairs, learning_rate, epochs
+
+
+def train_siamese(extractor: str, head: str, splits: dict[str, Split], settings: Settings,
+                  verbose: int = 2):
+    """Build, compile and fit a Siamese model with :func:`training_recipe`; return (model, history)."""
     from pyimagesearch.models import EXTRACTORS, build_siamese
 
-    epochs, batch_size = budget(extractor, settings.quick)
-    train = splits["train"].dataset(batch_size, shuffle=True, seed=settings.seed)
-    learning_rate = 1e-3
-    if extractor == "improved":
-        train = PairDataset.from_labels(splits["train"].images, splits["train"].labels, batch_size,
-                                        seed=settings.seed, resample=True)
-        learning_rate = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=epochs * len(train))
+    train, learning_rate, epochs = training_recipe(extractor, splits["train"], settings)
     model = compile_siamese(build_siamese(EXTRACTORS[extractor](), head), head, learning_rate)
-    history = model.fit(train, validation_data=splits["val"].dataset(1024), epochs=epochs, verbose=2)
+    history = model.fit(train, validation_data=splits["val"].dataset(1024), epochs=epochs, verbose=verbose)
     return model, history
+
+
+def find_or_train_model(settings: Settings, dataset: str = "mnist", extractor: str = "course",
+                        loss: str = "bce") -> Path:
+    """Chapter 02's model file; when it is missing, train and save its quick version (a minute on a CPU).
+
+    Looks in this mode's output folder, then in quick mode's. The quick model is saved in
+    quick mode's folder, so a full-mode folder only ever holds full-mode models.
+    """
+    path = model_path(settings, dataset, extractor, loss)
+    quick = dataclasses.replace(settings, quick=True, output_dir=settings.output_dir.parent / "quick")
+    quick_path = model_path(quick, dataset, extractor, loss)
+    if path.exists():
+        return path
+    if quick_path.exists():
+        print(f"{path.name} is not in {relative_to_repo(settings.output_dir)}: using chapter 02's quick "
+              f"model from {relative_to_repo(quick.output_dir)}")
+        return quick_path
+    print(f"{path.name} is not in {relative_to_repo(settings.output_dir)} (chapter 02 saves it there): "
+          "training chapter 02's quick model now, about a minute on a CPU")
+    quick.output_dir.mkdir(parents=True, exist_ok=True)
+    model, _ = train_siamese(extractor, HEADS[loss], load_digit_splits(dataset, quick=True), quick, verbose=0)
+    model.save(quick_path)
+    return quick_path
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be loaded; the message names the file and what to do."""
+
+
+def load_siamese(path: str | Path) -> keras.Model:
+    """Load a saved Siamese model (``safe_mode=True``); a bad file raises ModelFileError naming it."""
+    path = Path(path)
+    name, advice = relative_to_repo(path), "run chapter 02 to make it again"
+    if not path.is_file():
+        raise ModelFileError(f"{name}: no such file; {advice}")
+    if not zipfile.is_zipfile(path):  # empty, truncated, or not a model at all
+        raise ModelFileError(f"{name}: not a valid .keras file (a .keras file is a zip archive); {advice}")
+    try:
+        return keras.models.load_model(path)
+    except Exception as error:  # a zip archive, but not a whole Keras model
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelFileError(f"{name}: not a valid .keras file ({reason}); {advice}") from None
+
+
+def read_digit(path: str | Path, resize: bool = False) -> np.ndarray:
+    """A greyscale 28x28 image file as uint8 (28, 28); any other size is an error unless ``resize``."""
+    return read_image(path, mode="gray", size=DIGIT_SIZE, resize=resize)
+
+
+def to_model_input(images: np.ndarray) -> np.ndarray:
+    """uint8 images (N, 28, 28) to float32 in [0, 1] with a channel axis, as in training."""
+    return (np.asarray(images, dtype="float32") / 255.0)[..., np.newaxis]
+
+
+def compare_images(model: keras.Model, path_a: str | Path, path_b: str | Path, resize: bool = False) -> float:
+    """The model's score for two image files: P(same digit) for a sigmoid head, else the distance."""
+    left, right = (to_model_input(read_digit(path, resize)[np.newaxis]) for path in (path_a, path_b))
+    return float(np.asarray(model.predict([left, right], verbose=0)).ravel()[0])

@@ -77,36 +77,45 @@ def build_siamese(extractor: keras.Model, head: str = "sigmoid") -> keras.Model:
     return keras.Model([left, right], outputs, name=f"siamese_{head}")
 
 
+def augment_faces(x):
+    """Light augmentation, active only in training: shift, rotate, zoom, mirror, brighten.
+
+    Shifts of up to 5 %, rotations of up to 0.03 of a turn (11 degrees), zoom of 10 %,
+    horizontal flips (a mirrored face is still the same person) and brightness changes of
+    10 %; pixels are expected in [0, 1].
+    """
+    x = layers.RandomTranslation(0.05, 0.05, fill_mode="nearest", name="random_shift")(x)
+    x = layers.RandomRotation(0.03, fill_mode="nearest", name="random_rotation")(x)
+    x = layers.RandomZoom(0.1, fill_mode="nearest", name="random_zoom")(x)
+    x = layers.RandomFlip("horizontal", name="random_flip")(x)
+    return layers.RandomBrightness(0.1, value_range=(0.0, 1.0), name="random_brightness")(x)
+
+
+def face_block(x, block: int, width: int, dropout: float):
+    """3x3 convolution (no bias), batch normalisation, LeakyReLU, 2x2 max pooling, dropout."""
+    x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"block{block}_conv")(x)
+    x = layers.BatchNormalization(name=f"block{block}_bn")(x)
+    x = layers.LeakyReLU(negative_slope=0.1, name=f"block{block}_leaky_relu")(x)
+    x = layers.MaxPooling2D(pool_size=2, name=f"block{block}_pool")(x)
+    return layers.Dropout(dropout, name=f"block{block}_dropout")(x)
+
+
 def build_face_extractor(input_shape: tuple[int, ...] = (112, 92, 1), embedding_dim: int = 64,
                          filters: tuple[int, ...] = (16, 32, 64, 128), dropout: float = 0.1,
                          augment: bool = True, downscale: int = 1, flatten: bool = False) -> keras.Model:
-    """A compact CNN for 92x112 greyscale faces with an L2-normalised embedding.
+    """A compact CNN for 92x112 greyscale faces in [0, 1] with an L2-normalised embedding.
 
-    Light augmentation first (shifts of 5 %, rotations of up to 11 degrees, zoom of 10 %,
-    horizontal flips, brightness; Keras' random
-    layers act only in training), an optional ``downscale``x average pooling, then one
-    block per entry of ``filters``: 3x3 convolution, batch normalisation, LeakyReLU, 2x2
-    max pooling, dropout. Global average pooling (or, with ``flatten``, the whole last
-    feature map, which keeps where on the face a feature was) and a ``Dense(embedding_dim)``
-    scaled to unit length give embeddings whose Euclidean distances lie between 0 and 2.
-    Pixels are expected in [0, 1].
+    Augmentation (:func:`augment_faces`), an optional ``downscale``x average pooling, one
+    :func:`face_block` per entry of ``filters``, then global average pooling (or, with
+    ``flatten``, the whole last feature map, which keeps where on the face a feature was) and
+    a ``Dense(embedding_dim)`` scaled to unit length: Euclidean distances lie between 0 and 2.
     """
     inputs = keras.Input(shape=input_shape, name="image")
-    x = inputs
-    if augment:
-        x = layers.RandomTranslation(0.05, 0.05, fill_mode="nearest", name="random_shift")(x)
-        x = layers.RandomRotation(0.03, fill_mode="nearest", name="random_rotation")(x)
-        x = layers.RandomZoom(0.1, fill_mode="nearest", name="random_zoom")(x)
-        x = layers.RandomFlip("horizontal", name="random_flip")(x)
-        x = layers.RandomBrightness(0.1, value_range=(0.0, 1.0), name="random_brightness")(x)
+    x = augment_faces(inputs) if augment else inputs
     if downscale > 1:
         x = layers.AveragePooling2D(downscale, name="downscale")(x)
     for block, width in enumerate(filters, start=1):
-        x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"block{block}_conv")(x)
-        x = layers.BatchNormalization(name=f"block{block}_bn")(x)
-        x = layers.LeakyReLU(negative_slope=0.1, name=f"block{block}_leaky_relu")(x)
-        x = layers.MaxPooling2D(pool_size=2, name=f"block{block}_pool")(x)
-        x = layers.Dropout(dropout, name=f"block{block}_dropout")(x)
+        x = face_block(x, block, width, dropout)
     x = layers.Flatten(name="flatten")(x) if flatten else layers.GlobalAveragePooling2D(name="global_pool")(x)
     x = layers.Dense(embedding_dim, name="dense")(x)
     outputs = layers.UnitNormalization(name="embedding")(x)
@@ -133,7 +142,8 @@ def build_backbone_features(backbone: str = "mobilenet_v2", input_shape: tuple[i
     inputs = keras.Input(shape=input_shape, name="image")
     base = build(include_top=False, weights=weights, input_shape=input_shape, pooling="avg")
     base.trainable = trainable_layers > 0
-    for layer in base.layers[:len(base.layers) - trainable_layers]:
+    frozen = max(len(base.layers) - trainable_layers, 0)  # all layers train when asked for as many or more
+    for layer in base.layers[:frozen]:
         layer.trainable = False
     x = layers.Rescaling(scale, offset=offset, name="preprocess")(inputs)
     outputs = base(x, training=False)  # batch norm statistics stay those of ImageNet

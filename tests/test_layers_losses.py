@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pyimagesearch.layers import EuclideanDistance
-from pyimagesearch.losses import ContrastiveLoss, contrastive_loss
+from pyimagesearch.losses import ContrastiveLoss, contrastive_loss, contrastive_terms
 
 
 def test_euclidean_distance_matches_numpy():
@@ -42,6 +42,7 @@ def loss_value(y, d, **kwargs) -> float:
 
 @pytest.mark.parametrize(("y", "d", "margin", "expected"), [
     (1, 0.5, 1.0, 0.25),   # same class: d^2
+    (1, 0.3, 1.0, 0.09),   # chapter 04's hand-computed pairs: 0.09, 0.49 and 0
     (0, 0.3, 1.0, 0.49),   # different, inside the margin: (1 - 0.3)^2
     (0, 1.5, 1.0, 0.0),    # different, beyond the margin: nothing
     (1, 0.0, 1.0, 0.0),
@@ -62,6 +63,13 @@ def test_contrastive_loss_is_the_batch_mean_and_shapes_mix():
     column = np.array(d, "float32")[:, None]
     assert loss_value(y, column) == pytest.approx(expected, abs=1e-6)
     assert loss_value(np.array(y, "float32")[:, None], column) == pytest.approx(expected, abs=1e-6)
+
+
+def test_contrastive_terms_are_per_pair_and_flat():
+    terms = keras.ops.convert_to_numpy(
+        contrastive_terms(np.array([[1], [0], [0]]), np.array([[0.3], [0.3], [1.5]], "float32")))
+    assert terms.shape == (3,)
+    np.testing.assert_allclose(terms, [0.09, 0.49, 0.0], atol=1e-6)
 
 
 def test_contrastive_loss_class_reduces_weights_and_serialises():

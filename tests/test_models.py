@@ -43,7 +43,10 @@ def test_improved_extractor_shape_size_and_batch_norm():
     model = build_improved_extractor()
     assert model.name == "improved_extractor"
     assert model.output_shape == (None, 64)
-    assert 100_000 <= model.count_params() <= 300_000
+    widths = [1, 32, 32, 64, 64, 128]  # 3x3 convolutions without bias, 4 numbers per BN channel
+    convs = sum(9 * a * b for a, b in zip(widths, widths[1:], strict=False))
+    by_hand = convs + 4 * sum(widths[1:]) + 128 * 64 + 64
+    assert model.count_params() == by_hand == 148_064
     assert layer_types(model).count("BatchNormalization") == 5
     kernels = {layer.kernel_size for layer in model.layers if isinstance(layer, keras.layers.Conv2D)}
     assert kernels == {(3, 3)}
@@ -151,3 +154,16 @@ def test_backbone_embedding_preprocesses_inside_and_freezes_the_backbone(tmp_pat
     np.testing.assert_allclose(reloaded.predict(pixels, verbose=0), embeddings, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="backbone="):
         build_backbone_embedding("vgg16")
+
+
+@pytest.mark.parametrize("trainable", [0, 10, 154, 200, 500])
+def test_backbone_trains_exactly_its_last_trainable_layers(trainable):
+    """0 freezes all, n trains the last n, n >= the layer count trains every layer (not a wrapped slice)."""
+    from pyimagesearch.models import build_backbone_features
+
+    features = build_backbone_features(input_shape=(32, 32, 3), trainable_layers=trainable, weights=None)
+    base = features.get_layer("mobilenetv2_1.00_32")
+    flags = [layer.trainable for layer in base.layers]
+    expected = min(trainable, len(flags))
+    assert flags == [False] * (len(flags) - expected) + [True] * expected
+    assert bool(base.trainable_weights) == (trainable > 0)
