@@ -34,3 +34,15 @@ class EuclideanDistance(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "epsilon": self.epsilon}
+
+
+@keras.saving.register_keras_serializable(package="pyimagesearch")
+class AbsoluteDifference(keras.layers.Layer):
+    """``|a - b|`` coordinate by coordinate: the L1 head's view of two embeddings."""
+
+    def call(self, inputs):
+        a, b = inputs
+        return ops.abs(a - b)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0])

@@ -5,7 +5,9 @@ from __future__ import annotations
 import keras
 from keras import initializers, layers
 
-from pyimagesearch.layers import EuclideanDistance
+from pyimagesearch.layers import AbsoluteDifference, EuclideanDistance
+
+SIAMESE_HEADS = ("sigmoid", "distance", "l1")
 
 
 def build_course_extractor(input_shape: tuple[int, ...] = (28, 28, 1),
@@ -55,22 +57,28 @@ EXTRACTORS = {"course": build_course_extractor, "improved": build_improved_extra
 
 
 def build_siamese(extractor: keras.Model, head: str = "sigmoid") -> keras.Model:
-    """Two inputs, one shared extractor, their Euclidean distance, then the head.
+    """Two inputs, one shared extractor, then the head on the two embeddings.
 
-    ``head="sigmoid"``: a ``Dense(1, sigmoid)`` on the distance, the probability that the
-    pair shows the same class (train with binary cross-entropy, labels 1 = same).
+    ``head="sigmoid"``: a ``Dense(1, sigmoid)`` on their Euclidean distance, the probability
+    that the pair shows the same class (train with binary cross-entropy, labels 1 = same).
     ``head="distance"``: the distance itself (train with the contrastive loss).
+    ``head="l1"``: ``Dense(1, sigmoid)`` on ``|a - b|``, each coordinate weighed on its own
+    (Koch et al.'s one-shot head; binary cross-entropy).
     The sigmoid head starts with weight -1 (a larger distance means "less alike"): with
     Keras' random initial weight, positive for about half of all seeds, training on
     MNIST stays at chance.
     """
-    if head not in ("sigmoid", "distance"):
-        raise ValueError(f"head={head!r}: choose 'sigmoid' or 'distance'")
+    if head not in SIAMESE_HEADS:
+        raise ValueError(f"head={head!r}: choose one of {', '.join(SIAMESE_HEADS)}")
     shape = tuple(extractor.input_shape[1:])
     left = keras.Input(shape=shape, name="left")
     right = keras.Input(shape=shape, name="right")
-    distance = EuclideanDistance(name="distance")([extractor(left), extractor(right)])
-    outputs = distance
+    a, b = extractor(left), extractor(right)
+    if head == "l1":
+        difference = AbsoluteDifference(name="l1_difference")([a, b])
+        outputs = layers.Dense(1, activation="sigmoid", name="same_probability")(difference)
+        return keras.Model([left, right], outputs, name="siamese_l1")
+    outputs = distance = EuclideanDistance(name="distance")([a, b])
     if head == "sigmoid":
         outputs = layers.Dense(1, activation="sigmoid", kernel_initializer=initializers.Constant(-1.0),
                                name="same_probability")(distance)

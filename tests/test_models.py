@@ -167,3 +167,19 @@ def test_backbone_trains_exactly_its_last_trainable_layers(trainable):
     expected = min(trainable, len(flags))
     assert flags == [False] * (len(flags) - expected) + [True] * expected
     assert bool(base.trainable_weights) == (trainable > 0)
+
+
+def test_l1_head_weighs_the_absolute_difference_of_the_embeddings(tmp_path):
+    extractor = build_course_extractor()
+    model = build_siamese(extractor, head="l1")
+    assert model.name == "siamese_l1" and model.output_shape == (None, 1)
+    assert type(model.get_layer("l1_difference")).__name__ == "AbsoluteDifference"
+    embeddings = extractor.predict(np.concatenate([LEFT, RIGHT]), verbose=0)
+    dense = model.get_layer("same_probability")
+    kernel, bias = (keras.ops.convert_to_numpy(w) for w in dense.weights)
+    expected = 1 / (1 + np.exp(-(np.abs(embeddings[:3] - embeddings[3:]) @ kernel + bias)))
+    np.testing.assert_allclose(model.predict((LEFT, RIGHT), verbose=0), expected, rtol=1e-4)
+    np.testing.assert_allclose(model.predict((LEFT, LEFT), verbose=0), 0.5, atol=1e-6)  # |a - a| = 0
+    model.save(tmp_path / "l1.keras")
+    reloaded = keras.models.load_model(tmp_path / "l1.keras")
+    np.testing.assert_allclose(reloaded.predict((LEFT, RIGHT), verbose=0), expected, rtol=1e-4)
