@@ -67,13 +67,20 @@ def face_from_photo(path: str | Path, detector: FaceDetector, size: int) -> np.n
 
 def export_saved_model(model: keras.Model, folder: str | Path) -> Path:
     """Write ``model`` as a SavedModel (``serving_default`` signature) that TF Serving loads."""
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")  # no "Assets written to" lines
     model.export(str(folder), format="tf_saved_model", verbose=False)
     return Path(folder)
 
 
 def export_onnx(model: keras.Model, path: str | Path) -> Path:
     """Write ``model`` as an ONNX file for ONNX Runtime."""
-    model.export(str(path), format="onnx", verbose=False)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # tf2onnx asks numpy about np.object
+        model.export(str(path), format="onnx", verbose=False)
     return Path(path)
 
 
