@@ -26,7 +26,7 @@ import numpy as np
 
 from pyimagesearch import plots
 from pyimagesearch.devices import versions
-from pyimagesearch.identification import embed, all_pair_distances
+from pyimagesearch.identification import all_pair_distances, embed
 from pyimagesearch.losses import ContrastiveLoss
 from pyimagesearch.metrics import roc_auc
 from pyimagesearch.models import build_face_extractor, build_siamese

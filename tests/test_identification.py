@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 
 from pyimagesearch.identification import (
+    all_pair_distances,
     backbone_features,
     embed,
     enrolment_split,
     identify,
     nearest_enrolled,
-    all_pair_distances,
-    rank1_accuracy,
     person_splits,
+    rank1_accuracy,
 )
 
 # Four people, three images each, far apart: every method identifies every query.

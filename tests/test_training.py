@@ -117,7 +117,8 @@ def test_train_returns_the_weights_of_the_best_epoch_not_the_last(tmp_path, monk
     best, last, saved = (keras.models.load_model(tmp_path / "run" / name)
                          for name in ("epoch_002.keras", "epoch_003.keras", "best.keras"))
     returned = result.model.get_weights()
-    for weights, best_weights, saved_weights in zip(returned, best.get_weights(), saved.get_weights(), strict=True):
+    for weights, best_weights, saved_weights in zip(returned, best.get_weights(), saved.get_weights(),
+                                                    strict=True):
         np.testing.assert_array_equal(weights, best_weights)
         np.testing.assert_array_equal(saved_weights, best_weights)
     assert any(not np.array_equal(w, v) for w, v in zip(returned, last.get_weights(), strict=True))
