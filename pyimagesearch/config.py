@@ -115,6 +115,11 @@ def setup(quick: bool | None = None, seed: int = SEED) -> Settings:
 
     quick = quick_from_env() if quick is None else bool(quick)
     keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        # errors only: TF's Python logger warns about retracing when a chapter builds many models
+        tf.get_logger().setLevel("ERROR")
     settings = Settings(quick=quick, seed=seed, output_dir=output_root() / ("quick" if quick else "full"))
     settings.output_dir.mkdir(parents=True, exist_ok=True)
     print(

@@ -32,7 +32,7 @@ EXTRA_RUNS: dict[str, list[dict]] = {
 
 # TensorFlow's C++ start-up lines, which no environment variable silences in TF 2.21.
 _TF_LOG_LINE = re.compile(r"^(WARNING: All log messages before absl|[IWE]\d{4} \S+\s+\d+ \S+\.(cc|h):\d+\]"
-                          r"|To enable the following instructions)")
+                          r"|To enable the following instructions|WARNING:tensorflow:)")
 
 
 def notebooks(root: Path = REPO_ROOT) -> list[Path]:

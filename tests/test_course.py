@@ -23,7 +23,8 @@ def test_notebooks_are_listed_in_chapter_order(tmp_path):
 def test_tf_log_lines_are_dropped_and_other_stderr_kept():
     log = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
            "I0000 00:00:1795376398.631593    2906 port.cc:153] oneDNN custom operations are on.\n"
-           "I0000 00:00:1795788234.200075   29417 device_compiler.h:208] Compiled cluster using XLA!\n")
+           "I0000 00:00:1795788234.200075   29417 device_compiler.h:208] Compiled cluster using XLA!\n"
+           "WARNING:tensorflow:5 out of the last 13 calls to <function f> triggered tf.function retracing.\n")
     cell = new_code_cell("import keras", outputs=[
         new_output("stream", name="stderr", text=log),
         new_output("stream", name="stderr", text=log + "UserWarning: look at this\n"),
