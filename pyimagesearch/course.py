@@ -42,11 +42,11 @@ def notebooks(root: Path = REPO_ROOT) -> list[Path]:
 
 
 def drop_tf_log_lines(notebook) -> None:
-    """Remove TensorFlow's C++ log lines from a notebook's stderr outputs (lean saved outputs)."""
+    """Remove TensorFlow's log lines (C++ and its Python logger's) from a notebook's streams."""
     for cell in notebook.cells:
         kept = []
         for output in cell.get("outputs", []):
-            if output.get("name") == "stderr":
+            if output.get("output_type") == "stream":
                 lines = [line for line in output.text.splitlines(True) if not _TF_LOG_LINE.match(line)]
                 output.text = "".join(lines)
                 if not output.text.strip():

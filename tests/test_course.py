@@ -29,6 +29,7 @@ def test_tf_log_lines_are_dropped_and_other_stderr_kept():
         new_output("stream", name="stderr", text=log),
         new_output("stream", name="stderr", text=log + "UserWarning: look at this\n"),
         new_output("stream", name="stdout", text="hello\n"),
+        new_output("stream", name="stdout", text="WARNING:tensorflow:5 out of the last 9 calls retraced\n"),
     ])
     notebook = new_notebook(cells=[cell])
     course.drop_tf_log_lines(notebook)
