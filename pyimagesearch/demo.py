@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,19 +31,23 @@ class FaceService:
     threshold: float
     gallery: FaceGallery
     detector: object = None  # FaceDetector, made on first use
+    # OpenCV's networks are not thread-safe and Gradio answers requests from several threads
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def face(self, path: str | Path) -> np.ndarray:
         """The photo's face as the embedding expects it (errors name the photo)."""
         from pyimagesearch.deploy import face_from_photo
         from pyimagesearch.face_detection import FaceDetector
 
-        if self.detector is None:
-            self.detector = FaceDetector()
-        return face_from_photo(path, self.detector, self.size)
+        with self.lock:
+            if self.detector is None:
+                self.detector = FaceDetector()
+            return face_from_photo(path, self.detector, self.size)
 
     def embed(self, face: np.ndarray) -> np.ndarray:
         """One face's embedding."""
-        return np.asarray(self.embedding.predict(face[None].astype("float32"), verbose=0))[0]
+        with self.lock:
+            return np.asarray(self.embedding(face[None].astype("float32"), training=False))[0]
 
     def verify(self, path_a, path_b) -> tuple[np.ndarray | None, np.ndarray | None, str]:
         """Both crops and the verdict, or a one-line message saying what is wrong with an upload."""
