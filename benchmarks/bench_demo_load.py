@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -23,18 +22,12 @@ import numpy as np
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main() -> None:
     from gradio_client import Client, handle_file
 
     from pyimagesearch.config import output_root
     from pyimagesearch.datasets import load_lfw, load_lfw_pairs
-    from pyimagesearch.demo import SERVICE_NAME, build_app, load_service
+    from pyimagesearch.demo import SERVICE_NAME, build_app, free_port, load_service
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)

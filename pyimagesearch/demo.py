@@ -86,6 +86,15 @@ class FaceService:
         return f"Enrolled {name.strip()}; the gallery holds {len(self.gallery):,} faces."
 
 
+def free_port() -> int:
+    """A TCP port on localhost that nothing listens on now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _upload_name(error: Exception) -> str:
     """An error about an upload, with Gradio's temporary folder left out of the file name."""
     text = str(error)

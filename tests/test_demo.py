@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import time
 
 import numpy as np
@@ -15,12 +14,6 @@ from pyimagesearch.gallery import FaceGallery
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.mirror
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -38,14 +31,14 @@ def photos():
 def demo(photos):
     from test_deploy import SIZE, tiny_embedding
 
-    from pyimagesearch.demo import FaceService, build_app
+    from pyimagesearch.demo import FaceService, build_app, free_port
 
     gallery = FaceGallery(threshold=0.05)
     service = FaceService(tiny_embedding(), SIZE, threshold=0.05, gallery=gallery)
     for name in sorted(photos)[:3]:
         gallery.enrol(name, service.embed(service.face(photos[name][0])))
     app = build_app(service)
-    port = _free_port()
+    port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/", service, sorted(photos)[:3]
     app.close()

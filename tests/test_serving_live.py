@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -12,6 +11,7 @@ import numpy as np
 import pytest
 
 from pyimagesearch import deploy, serving
+from pyimagesearch.demo import free_port
 
 IMAGE = "tensorflow/serving:2.19.0"  # the image 07_deploy/docker-compose.yml names
 
@@ -30,9 +30,7 @@ def test_tf_serving_answers_what_the_keras_model_answers(tmp_path):
 
     verifier = deploy.build_verifier(tiny_embedding(), threshold=0.05)
     deploy.export_saved_model(verifier, tmp_path / "face_verifier" / "1")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     container = subprocess.run(["docker", "run", "-d", "--rm", "-p", f"{port}:8501", "-v",
                                 f"{tmp_path}:/models:ro", "-e", "MODEL_NAME=face_verifier", IMAGE],
                                capture_output=True, text=True, check=True).stdout.strip()
