@@ -7,16 +7,21 @@ The three ways, at the same budget (``steps`` x ``images_per_step`` images embed
 * ``"batch-hard triplets"``: the embedding alone on P people x K images per batch with the
   hardest positive and negative of every anchor mined inside the batch (``MinedTripletLoss``);
 * ``"contrastive pairs"``: chapter 04's distance model on balanced random pairs with the
-  contrastive loss.
+  contrastive loss;
+* ``"cosface"``: a classifier over the training identities with a cosine margin
+  (``triplets.CosFaceLoss``) on random batches; only the embedding is kept.
 
 The LFW protocol scores them: :func:`protocol_distances` gives every pair its distance from a
 model that never saw the people of the pair's fold (one model per group of folds), and
-:func:`fold_accuracies` chooses, for each fold, a threshold on the other folds and measures
+``metrics.fold_accuracies`` chooses, for each fold, a threshold on the other folds and measures
 the accuracy on this one.
 
 With a frozen backbone (``trainable_layers=0``) its features are computed once and cached, and
-only the small head trains on them: minutes on two CPU cores. Fine-tuning trains the whole
-embedding on the images and belongs on a GPU.
+only the small head trains on them: minutes on two CPU cores. With ``cut`` (a layer name) the
+backbone's activations at that layer are cached instead, for every face and its mirror image
+(:func:`cached_activations`), and the backbone's layers after it train with the head, from
+ImageNet's weights, on a random one of the two. Fine-tuning trains the whole embedding on the
+images and belongs on a GPU.
 """
 
 from __future__ import annotations
@@ -28,14 +33,28 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from pyimagesearch import lfw, metrics
+from pyimagesearch import lfw
 from pyimagesearch.datasets import LFWPairs
 from pyimagesearch.losses import ContrastiveLoss
-from pyimagesearch.models import build_backbone_embedding, build_siamese
+from pyimagesearch.models import (
+    build_backbone_embedding,
+    build_siamese,
+    build_tail_embedding,
+    split_backbone,
+    with_mirrors,
+)
 from pyimagesearch.triplet_model import siamese_model
-from pyimagesearch.triplets import MinedTripletLoss, PKDataset, RandomPairDataset, TripletDataset
+from pyimagesearch.triplets import (
+    CosFaceLoss,
+    CosineLogits,
+    LabelledBatches,
+    MinedTripletLoss,
+    PKDataset,
+    RandomPairDataset,
+    TripletDataset,
+)
 
-METHODS = ("random triplets", "batch-hard triplets", "contrastive pairs")
+METHODS = ("random triplets", "batch-hard triplets", "contrastive pairs", "cosface")
 
 
 @dataclass(frozen=True)
@@ -46,10 +65,13 @@ class FaceTrainConfig:
     size: int = 112
     embedding_dim: int = 128
     trainable_layers: int = 0
+    cut: str | None = None
     dropout: float = 0.2
     flip: bool = True
     margin: float = 0.5
     contrastive_margin: float = 1.0
+    cosface_scale: float = 30.0
+    cosface_margin: float = 0.35
     images_per_step: int = 96
     images_per_person: int = 2
     steps: int = 200
@@ -79,9 +101,29 @@ def trainable_part(embedding: keras.Model, config: FaceTrainConfig) -> keras.Mod
     return embedding.get_layer("embedding_head") if config.frozen else embedding
 
 
+def new_trainable(config: FaceTrainConfig, weights: str | None) -> keras.Model:
+    """What one protocol model trains: the head on pooled features, or with ``cut`` the tail and head on activations."""
+    if config.cut is None:
+        return trainable_part(new_embedding(config, weights), config)
+    tail = split_backbone(config.backbone, (config.size, config.size, 3), config.cut, weights)[1]
+    return build_tail_embedding(tail, config.embedding_dim, config.dropout)
+
+
 def features_of(embedding: keras.Model, config: FaceTrainConfig) -> keras.Model:
     """The backbone part of an embedding: RGB pixels -> pooled features."""
     return embedding.get_layer(f"{config.backbone}_features")
+
+
+def cache_key(model: keras.Model, images: np.ndarray) -> str:
+    """16 hex digits that change with the images (pixels, shape, dtype) or any weight of ``model``."""
+    digest = hashlib.sha256()
+    digest.update(f"{images.shape}|{images.dtype}|".encode())
+    digest.update(np.ascontiguousarray(images).tobytes())
+    for weight in model.weights:
+        value = np.ascontiguousarray(keras.ops.convert_to_numpy(weight))
+        digest.update(f"|{weight.path}|{value.shape}|{value.dtype}|".encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()[:16]
 
 
 def cached_features(features: keras.Model, images: np.ndarray, folder: Path,
@@ -92,21 +134,36 @@ def cached_features(features: keras.Model, images: np.ndarray, folder: Path,
     ``features`` (names, shapes and values), so other images or other weights (another
     checkpoint, random initialisation, fine-tuning) never reuse a stale file.
     """
-    digest = hashlib.sha256()
-    digest.update(f"{images.shape}|{images.dtype}|".encode())
-    digest.update(np.ascontiguousarray(images).tobytes())
-    for weight in features.weights:
-        value = np.ascontiguousarray(keras.ops.convert_to_numpy(weight))
-        digest.update(f"|{weight.path}|{value.shape}|{value.dtype}|".encode())
-        digest.update(value.tobytes())
-    key = digest.hexdigest()[:16]
-    path = Path(folder) / f"features-{features.name}-{images.shape[1]}px-{key}.npy"
+    path = Path(folder) / f"features-{features.name}-{images.shape[1]}px-{cache_key(features, images)}.npy"
     if path.exists():
         return np.load(path)
     vectors = np.asarray(features.predict(images.astype(np.float32), batch_size=batch_size, verbose=0))
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, vectors)
     return vectors
+
+
+def cached_activations(front: keras.Model, images: np.ndarray, folder: Path, batch_size: int = 128) -> np.ndarray:
+    """``front``'s activations of every image and its mirror image, ``(N, 2, ...)`` float16, memory-mapped.
+
+    Computed once into ``folder``; the name's key (:func:`cache_key`) changes with the
+    images and with every weight of ``front``, so a stale file is never read. The file
+    appears only when complete (written under a temporary name, then renamed).
+    """
+    path = Path(folder) / f"activations-{front.name}-{images.shape[1]}px-{cache_key(front, images)}.npy"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial.npy")
+        out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.float16,
+                                        shape=(len(images), 2, *front.output_shape[1:]))
+        for start in range(0, len(images), batch_size):
+            batch = images[start:start + batch_size].astype(np.float32)
+            for side, pixels in enumerate((batch, batch[:, :, ::-1])):
+                out[start:start + batch_size, side] = keras.ops.convert_to_numpy(front(pixels, training=False))
+        out.flush()
+        del out
+        partial.rename(path)
+    return np.load(path, mmap_mode="r")
 
 
 def training_batches(variant: str, x: np.ndarray, labels, config: FaceTrainConfig,
@@ -120,11 +177,16 @@ def training_batches(variant: str, x: np.ndarray, labels, config: FaceTrainConfi
                          scale=1.0, seed=seed)
     if variant == "contrastive pairs":
         return RandomPairDataset(x, labels, batch_size=n // 2, steps=config.steps, scale=1.0, seed=seed)
+    if variant == "cosface":
+        return LabelledBatches(x, labels, batch_size=n, steps=config.steps, seed=seed)
     raise ValueError(f"variant={variant!r}: choose one of {', '.join(METHODS)}")
 
 
-def compiled_model(variant: str, model: keras.Model, config: FaceTrainConfig) -> keras.Model:
-    """``model`` wrapped and compiled for a variant's loss (the wrapper shares its weights)."""
+def compiled_model(variant: str, model: keras.Model, config: FaceTrainConfig, n_classes: int = 2) -> keras.Model:
+    """``model`` wrapped and compiled for a variant's loss (the wrapper shares its weights).
+
+    ``n_classes``: the training identities, for the cosine classifier of ``"cosface"``.
+    """
     optimizer = keras.optimizers.Adam(config.learning_rate)
     if variant == "random triplets":
         wrapper = siamese_model(model, margin=config.margin)
@@ -135,6 +197,9 @@ def compiled_model(variant: str, model: keras.Model, config: FaceTrainConfig) ->
     elif variant == "contrastive pairs":
         wrapper = build_siamese(model, head="distance")
         wrapper.compile(optimizer=optimizer, loss=ContrastiveLoss(config.contrastive_margin))
+    elif variant == "cosface":
+        wrapper = keras.Model(model.inputs[0], CosineLogits(n_classes, name="cosine_logits")(model.outputs[0]))
+        wrapper.compile(optimizer=optimizer, loss=CosFaceLoss(config.cosface_scale, config.cosface_margin))
     else:
         raise ValueError(f"variant={variant!r}: choose one of {', '.join(METHODS)}")
     return wrapper
@@ -144,7 +209,7 @@ def fit(variant: str, model: keras.Model, x: np.ndarray, labels, config: FaceTra
         validation: tuple[np.ndarray, np.ndarray] | None = None, verbose: int = 2) -> dict:
     """Train ``model`` (images or cached features ``x``) with a variant's loss; returns the history."""
     rng = np.random.default_rng(config.seed)
-    wrapper = compiled_model(variant, model, config)
+    wrapper = compiled_model(variant, model, config, n_classes=len(np.unique(labels)))
     val = None if validation is None else training_batches(variant, *validation, config, seed=config.seed)
     history = wrapper.fit(training_batches(variant, x, labels, config, seed=rng), validation_data=val,
                           epochs=config.epochs, verbose=verbose)
@@ -160,9 +225,10 @@ def train_without(variant: str, faces: lfw.Faces, pairs: LFWPairs, group: list[i
                   config: FaceTrainConfig, weights: str | None, verbose: int = 0) -> keras.Model:
     """A fresh embedding trained on everyone outside the folds of ``group``; returns its trainable part."""
     keras.utils.set_random_seed(config.seed)
-    model = trainable_part(new_embedding(config, weights), config)
+    model = new_trainable(config, weights)
     train = lfw.training_mask(faces, pairs, group)
-    history = fit(variant, model, x[train], faces.identities[train], config, verbose=verbose)
+    trained = model if config.cut is None else with_mirrors(model)  # a random one of face and mirror
+    history = fit(variant, trained, x[train], faces.identities[train], config, verbose=verbose)
     people = len(np.unique(faces.identities[train]))
     print(f"folds {group}: trained on {train.sum():,} faces of {people:,} people, "
           f"loss {history['loss'][0]:.4f} -> {history['loss'][-1]:.4f}", flush=True)
@@ -179,6 +245,23 @@ def model_pair_distances(model: keras.Model, x: np.ndarray, index: np.ndarray,
     return indexed_pair_distances(vectors, position.reshape(index.shape))
 
 
+def mirror_pair_distances(model: keras.Model, activations: np.ndarray, index: np.ndarray,
+                          batch_size: int = 256) -> np.ndarray:
+    """``(P, 2)`` distances of pairs of cached face-and-mirror activations: the faces alone, then flip-averaged.
+
+    Flip averaging embeds a face and its mirror image and keeps their mean at unit length.
+    """
+    used, position = np.unique(index, return_inverse=True)
+    sides = [np.concatenate([keras.ops.convert_to_numpy(model(activations[rows, side].astype(np.float32),
+                                                              training=False))
+                             for rows in np.array_split(used, max(1, -(-len(used) // batch_size)))])
+             for side in (0, 1)]
+    both = sides[0] + sides[1]
+    averaged = both / np.linalg.norm(both, axis=1, keepdims=True)
+    pairs = position.reshape(index.shape)
+    return np.stack([indexed_pair_distances(sides[0], pairs), indexed_pair_distances(averaged, pairs)], axis=1)
+
+
 def protocol_distances(variant: str, faces: lfw.Faces, pairs: LFWPairs, config: FaceTrainConfig,
                        weights: str | None, groups: list[list[int]], features: np.ndarray | None = None,
                        verbose: int = 0) -> np.ndarray:
@@ -186,27 +269,19 @@ def protocol_distances(variant: str, faces: lfw.Faces, pairs: LFWPairs, config: 
 
     One fresh embedding per group of folds, trained on the faces of everyone outside the
     group (``lfw.training_mask``), scores the group's pairs. ``features``: the frozen
-    backbone's cached features of ``faces`` (needed when ``config.frozen``).
+    backbone's cached features of ``faces`` (needed when ``config.frozen``), or with
+    ``config.cut`` its cached face-and-mirror activations; then the result is ``(P, 2)``:
+    each pair's distance without and with flip averaging (:func:`mirror_pair_distances`).
     """
     if config.frozen and features is None:
         raise ValueError("a frozen backbone trains on cached features: pass features=")
     x = features if config.frozen else faces.images
     index = lfw.pair_indices(faces, pairs)
-    distances = np.full(len(pairs), np.nan)
+    distances = np.full((len(pairs), 2) if config.cut else len(pairs), np.nan)
     for group in groups:
         model = train_without(variant, faces, pairs, group, x, config, weights, verbose)
         rows = np.isin(pairs.folds, group)
-        distances[rows] = model_pair_distances(model, x, index[rows])
+        score = mirror_pair_distances if config.cut else model_pair_distances
+        distances[rows] = score(model, x, index[rows])
     return distances
-
-
-def fold_accuracies(distances, labels, folds) -> np.ndarray:
-    """The LFW protocol: for each fold, a threshold chosen on the other folds, the accuracy on this one."""
-    distances, labels, folds = np.asarray(distances), np.asarray(labels), np.asarray(folds)
-    accuracies = []
-    for fold in np.unique(folds):
-        here = folds == fold
-        threshold = metrics.best_threshold(distances[~here], labels[~here])
-        accuracies.append(metrics.accuracy_at(distances[here], labels[here], threshold))
-    return np.array(accuracies)
 

@@ -111,21 +111,26 @@ def verification_summary(val_scores, val_labels, test_scores, test_labels,
     }
 
 
+def fold_accuracies(scores, labels, folds, greater_is_same: bool = False) -> np.ndarray:
+    """The LFW protocol: for each fold, a threshold chosen on the other folds, the accuracy on this one."""
+    scores, labels, folds = np.asarray(scores), np.asarray(labels), np.asarray(folds)
+    accuracies = []
+    for fold in np.unique(folds):
+        here = folds == fold
+        threshold = best_threshold(scores[~here], labels[~here], greater_is_same)
+        accuracies.append(accuracy_at(scores[here], labels[here], threshold, greater_is_same))
+    return np.array(accuracies)
+
+
 def k_fold_verification(scores, labels, folds, greater_is_same: bool = False,
                         far: float = 1e-3) -> dict[str, float]:
-    """The LFW protocol: per fold, a threshold chosen on the other folds, accuracy on this one.
+    """The LFW protocol summed up: mean and spread of :func:`fold_accuracies`, and threshold-free scores.
 
-    ``folds`` gives each pair's fold (0..k-1, e.g. ``LFWPairs.folds``); scikit-learn's
-    ``PredefinedSplit`` walks them. Returns the mean and standard deviation of the k fold
-    accuracies and, over all pairs, ROC AUC, EER and TAR at FAR = ``far``.
+    ``folds`` gives each pair's fold (0..k-1, e.g. ``LFWPairs.folds``). Returns the mean and
+    standard deviation of the k fold accuracies and, over all pairs, ROC AUC, EER and TAR at
+    FAR = ``far``.
     """
-    from sklearn.model_selection import PredefinedSplit
-
-    scores, labels = np.asarray(scores, dtype=np.float64).ravel(), np.asarray(labels).ravel()
-    accuracies = []
-    for train, test in PredefinedSplit(np.asarray(folds).ravel()).split():
-        threshold = best_threshold(scores[train], labels[train], greater_is_same)
-        accuracies.append(accuracy_at(scores[test], labels[test], threshold, greater_is_same))
+    accuracies = fold_accuracies(scores, labels, folds, greater_is_same)
     return {
         "accuracy": float(np.mean(accuracies)),
         "accuracy std": float(np.std(accuracies)),

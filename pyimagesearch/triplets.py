@@ -151,6 +151,25 @@ class PKDataset(keras.utils.PyDataset):
         return gather(self.images, rows, self.scale), self.codes[rows]
 
 
+class LabelledBatches(keras.utils.PyDataset):
+    """Batches of ``batch_size`` random images with their identity codes (0 to people - 1), for a classifier loss."""
+
+    def __init__(self, images, labels, batch_size: int = 96, steps: int = 100,
+                 seed: int | np.random.Generator | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.images = images  # an array or a memory map: only the rows of a batch are read
+        self.codes = np.unique(np.asarray(labels).ravel(), return_inverse=True)[1].astype(np.int32)
+        self.batch_size, self.steps = int(batch_size), int(steps)
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, index: int):
+        rows = np.sort(self.rng.integers(0, len(self.codes), self.batch_size))
+        return gather(self.images, rows, 1.0), self.codes[rows]
+
+
 def load_face_file(path, size: int) -> np.ndarray:
     """One face file as ``(size, size, 3)`` float32 RGB on the 0-255 scale; a bad file's error names it."""
     path = path.decode() if isinstance(path, bytes) else str(path)
@@ -276,3 +295,47 @@ class MinedTripletLoss(keras.losses.Loss):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "mining": self.mining, "margin": self.margin}
+
+
+@keras.saving.register_keras_serializable(package="pyimagesearch")
+class CosineLogits(keras.layers.Layer):
+    """Cosine of each embedding with one learned unit-length centre per training identity, ``(B, classes)``."""
+
+    def __init__(self, n_classes: int, **kwargs):
+        super().__init__(**kwargs)
+        if int(n_classes) < 2:
+            raise ValueError(f"n_classes={n_classes}: a classification loss needs at least 2 identities")
+        self.n_classes = int(n_classes)
+
+    def build(self, input_shape) -> None:
+        self.centres = self.add_weight(shape=(input_shape[-1], self.n_classes), initializer="glorot_uniform",
+                                       name="centres")
+
+    def call(self, embeddings):
+        return ops.matmul(ops.normalize(embeddings, axis=-1), ops.normalize(self.centres, axis=0))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "n_classes": self.n_classes}
+
+
+def cosface_loss(labels, cosines, scale: float = 30.0, margin: float = 0.35):
+    """Mean CosFace loss: softmax cross-entropy of ``scale * (cos - margin at the true identity)``."""
+    cosines = ops.convert_to_tensor(cosines)
+    onehot = ops.one_hot(ops.cast(ops.reshape(labels, (-1,)), "int32"), ops.shape(cosines)[-1])
+    logits = scale * (cosines - margin * onehot)
+    return ops.mean(keras.losses.categorical_crossentropy(onehot, logits, from_logits=True))
+
+
+@keras.saving.register_keras_serializable(package="pyimagesearch")
+class CosFaceLoss(keras.losses.Loss):
+    """:func:`cosface_loss` as a Keras ``Loss``: ``y_true`` identity codes, ``y_pred`` :class:`CosineLogits`."""
+
+    def __init__(self, scale: float = 30.0, margin: float = 0.35, name: str = "cosface_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.scale, self.margin = float(scale), float(margin)
+
+    def call(self, y_true, y_pred):
+        return cosface_loss(y_true, y_pred, self.scale, self.margin)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "scale": self.scale, "margin": self.margin}

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pyimagesearch import face_verification as fv
-from pyimagesearch import lfw
+from pyimagesearch import lfw, metrics
 from pyimagesearch.datasets import parse_lfw_pairs
 from pyimagesearch.models import build_embedding_head
 
@@ -107,7 +107,7 @@ def test_fold_accuracies_choose_each_threshold_on_the_other_folds():
     distances = [0.2, 0.4, 0.6, 0.8, 0.3, 0.5, 0.7, 0.9, 0.1, 0.65, 0.45, 1.0]
     labels = [1, 1, 0, 0] * 3
     folds = np.repeat([0, 1, 2], 4)
-    np.testing.assert_allclose(fv.fold_accuracies(distances, labels, folds), [0.75, 0.75, 0.5])
+    np.testing.assert_allclose(metrics.fold_accuracies(distances, labels, folds), [0.75, 0.75, 0.5])
 
 
 def test_model_pair_distances_embed_only_the_rows_the_pairs_use():
