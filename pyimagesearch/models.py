@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import keras
-from keras import initializers, layers
+from keras import initializers, layers, ops
 
 from pyimagesearch.layers import AbsoluteDifference, EuclideanDistance
 
@@ -181,3 +181,82 @@ def build_backbone_embedding(backbone: str = "mobilenet_v2", input_shape: tuple[
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.RandomFlip("horizontal", name="random_flip")(inputs) if flip else inputs
     return keras.Model(inputs, head(features(x)), name=f"{backbone}_embedding")
+
+
+def split_backbone(backbone: str = "mobilenet_v2", input_shape: tuple[int, ...] = (112, 112, 3),
+                   cut: str = "block_12_add", weights: str | None = None) -> tuple[keras.Model, keras.Model]:
+    """The backbone cut after layer ``cut``: a frozen front (0-255 pixels -> its activations) and a trainable tail.
+
+    The tail (those activations -> pooled features) is a copy with its own weights, starting
+    from the backbone's; its batch normalisation keeps ImageNet's statistics.
+    """
+    if backbone not in BACKBONES:
+        raise ValueError(f"backbone={backbone!r}: choose one of {', '.join(BACKBONES)}")
+    build, scale, offset = BACKBONES[backbone]
+    base = build(include_top=False, weights=weights, input_shape=input_shape, pooling="avg")
+    if cut not in [layer.name for layer in base.layers[1:-1]]:
+        raise ValueError(f"cut={cut!r}: not an inner layer of {backbone} (e.g. 'block_12_add')")
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = layers.Rescaling(scale, offset=offset, name="preprocess")(inputs)
+    upto = keras.Model(base.input, base.get_layer(cut).output, name=f"{backbone}_upto_{cut}")
+    front = keras.Model(inputs, upto(x, training=False), name=f"{backbone}_front")
+    front.trainable = False
+    after = keras.Model(base.get_layer(cut).output, base.output)
+    tail = keras.models.clone_model(after)
+    tail.set_weights(after.get_weights())
+    tail.trainable = True
+    return front, keras.Model(tail.inputs[0], tail.outputs[0], name=f"{backbone}_tail")
+
+
+def build_tail_embedding(tail: keras.Model, embedding_dim: int = 128, dropout: float = 0.2) -> keras.Model:
+    """Cached activations -> the backbone's trainable tail (ImageNet batch statistics), the head, unit length."""
+    inputs = keras.Input(shape=tail.input_shape[1:], name="activations")
+    head = build_embedding_head(tail.output_shape[-1], embedding_dim, dropout)
+    return keras.Model(inputs, head(tail(inputs, training=False)), name="tail_embedding")
+
+
+@keras.saving.register_keras_serializable(package="pyimagesearch")
+class PickMirror(layers.Layer):
+    """``(B, 2, ...)`` activations of each face and its mirror image -> one of the two: random in training, else the face."""
+
+    def __init__(self, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, pair, training=None):
+        if not training:
+            return pair[:, 0]
+        shape = (ops.shape(pair)[0],) + (1,) * (len(pair.shape) - 2)
+        mirrored = keras.random.uniform(shape, seed=self.seed_generator) < 0.5
+        return ops.where(mirrored, pair[:, 1], pair[:, 0])
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *input_shape[2:])
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="pyimagesearch")
+class MirrorImage(layers.Layer):
+    """Images ``(B, H, W, C)`` flipped left to right."""
+
+    def call(self, images):
+        return ops.flip(images, axis=-2)
+
+
+def with_mirrors(embedding: keras.Model) -> keras.Model:
+    """``embedding`` fed ``(B, 2, ...)`` face-and-mirror activations, trained on a random one of each pair."""
+    inputs = keras.Input(shape=(2, *embedding.input_shape[1:]), name="face_and_mirror")
+    return keras.Model(inputs, embedding(PickMirror(name="pick_mirror")(inputs)), name="mirror_augmented")
+
+
+def merge_embedding(front: keras.Model, tail_embedding: keras.Model, flip_average: bool = True) -> keras.Model:
+    """One model, 0-255 pixels -> unit embedding: the frozen front, the trained tail (averaged with the mirror's)."""
+    inputs = keras.Input(shape=front.input_shape[1:], name="image")
+    outputs = tail_embedding(front(inputs))
+    if flip_average:
+        mirrored = tail_embedding(front(MirrorImage(name="mirror")(inputs)))
+        outputs = layers.UnitNormalization(name="flip_average")(layers.Add(name="face_plus_mirror")([outputs, mirrored]))
+    return keras.Model(inputs, outputs, name="face_embedding")
