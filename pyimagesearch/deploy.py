@@ -10,6 +10,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from pyimagesearch import models  # noqa: F401 (registers MirrorImage: notebook 05.2's file loads)
 from pyimagesearch.face_detection import FaceDetector, crop
 from pyimagesearch.images import ImageError, read_image
 from pyimagesearch.layers import EuclideanDistance

@@ -102,7 +102,7 @@ def trainable_part(embedding: keras.Model, config: FaceTrainConfig) -> keras.Mod
 
 
 def new_trainable(config: FaceTrainConfig, weights: str | None) -> keras.Model:
-    """What one protocol model trains: the head on pooled features, or with ``cut`` the tail and head on activations."""
+    """What a protocol model trains: the head on pooled features, or (``cut``) tail + head on activations."""
     if config.cut is None:
         return trainable_part(new_embedding(config, weights), config)
     tail = split_backbone(config.backbone, (config.size, config.size, 3), config.cut, weights)[1]
@@ -143,7 +143,8 @@ def cached_features(features: keras.Model, images: np.ndarray, folder: Path,
     return vectors
 
 
-def cached_activations(front: keras.Model, images: np.ndarray, folder: Path, batch_size: int = 128) -> np.ndarray:
+def cached_activations(front: keras.Model, images: np.ndarray, folder: Path,
+                       batch_size: int = 128) -> np.ndarray:
     """``front``'s activations of every image and its mirror image, ``(N, 2, ...)`` float16, memory-mapped.
 
     Computed once into ``folder``; the name's key (:func:`cache_key`) changes with the
@@ -159,7 +160,8 @@ def cached_activations(front: keras.Model, images: np.ndarray, folder: Path, bat
         for start in range(0, len(images), batch_size):
             batch = images[start:start + batch_size].astype(np.float32)
             for side, pixels in enumerate((batch, batch[:, :, ::-1])):
-                out[start:start + batch_size, side] = keras.ops.convert_to_numpy(front(pixels, training=False))
+                values = front(pixels, training=False)
+                out[start:start + batch_size, side] = keras.ops.convert_to_numpy(values)
         out.flush()
         del out
         partial.rename(path)
@@ -182,7 +184,8 @@ def training_batches(variant: str, x: np.ndarray, labels, config: FaceTrainConfi
     raise ValueError(f"variant={variant!r}: choose one of {', '.join(METHODS)}")
 
 
-def compiled_model(variant: str, model: keras.Model, config: FaceTrainConfig, n_classes: int = 2) -> keras.Model:
+def compiled_model(variant: str, model: keras.Model, config: FaceTrainConfig,
+                   n_classes: int = 2) -> keras.Model:
     """``model`` wrapped and compiled for a variant's loss (the wrapper shares its weights).
 
     ``n_classes``: the training identities, for the cosine classifier of ``"cosface"``.
@@ -198,7 +201,8 @@ def compiled_model(variant: str, model: keras.Model, config: FaceTrainConfig, n_
         wrapper = build_siamese(model, head="distance")
         wrapper.compile(optimizer=optimizer, loss=ContrastiveLoss(config.contrastive_margin))
     elif variant == "cosface":
-        wrapper = keras.Model(model.inputs[0], CosineLogits(n_classes, name="cosine_logits")(model.outputs[0]))
+        cosines = CosineLogits(n_classes, name="cosine_logits")(model.outputs[0])
+        wrapper = keras.Model(model.inputs[0], cosines)
         wrapper.compile(optimizer=optimizer, loss=CosFaceLoss(config.cosface_scale, config.cosface_margin))
     else:
         raise ValueError(f"variant={variant!r}: choose one of {', '.join(METHODS)}")
@@ -247,7 +251,7 @@ def model_pair_distances(model: keras.Model, x: np.ndarray, index: np.ndarray,
 
 def mirror_pair_distances(model: keras.Model, activations: np.ndarray, index: np.ndarray,
                           batch_size: int = 256) -> np.ndarray:
-    """``(P, 2)`` distances of pairs of cached face-and-mirror activations: the faces alone, then flip-averaged.
+    """``(P, 2)`` distances of pairs of cached face-and-mirror activations: faces alone, then flip-averaged.
 
     Flip averaging embeds a face and its mirror image and keeps their mean at unit length.
     """
@@ -259,7 +263,8 @@ def mirror_pair_distances(model: keras.Model, activations: np.ndarray, index: np
     both = sides[0] + sides[1]
     averaged = both / np.linalg.norm(both, axis=1, keepdims=True)
     pairs = position.reshape(index.shape)
-    return np.stack([indexed_pair_distances(sides[0], pairs), indexed_pair_distances(averaged, pairs)], axis=1)
+    return np.stack([indexed_pair_distances(sides[0], pairs), indexed_pair_distances(averaged, pairs)],
+                    axis=1)
 
 
 def protocol_distances(variant: str, faces: lfw.Faces, pairs: LFWPairs, config: FaceTrainConfig,

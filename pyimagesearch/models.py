@@ -185,7 +185,7 @@ def build_backbone_embedding(backbone: str = "mobilenet_v2", input_shape: tuple[
 
 def split_backbone(backbone: str = "mobilenet_v2", input_shape: tuple[int, ...] = (112, 112, 3),
                    cut: str = "block_12_add", weights: str | None = None) -> tuple[keras.Model, keras.Model]:
-    """The backbone cut after layer ``cut``: a frozen front (0-255 pixels -> its activations) and a trainable tail.
+    """The backbone cut after layer ``cut``: a frozen front (0-255 pixels -> activations), a trainable tail.
 
     The tail (those activations -> pooled features) is a copy with its own weights, starting
     from the backbone's; its batch normalisation keeps ImageNet's statistics.
@@ -209,7 +209,7 @@ def split_backbone(backbone: str = "mobilenet_v2", input_shape: tuple[int, ...] 
 
 
 def build_tail_embedding(tail: keras.Model, embedding_dim: int = 128, dropout: float = 0.2) -> keras.Model:
-    """Cached activations -> the backbone's trainable tail (ImageNet batch statistics), the head, unit length."""
+    """Cached activations -> the trainable tail (ImageNet batch statistics), the head, unit length."""
     inputs = keras.Input(shape=tail.input_shape[1:], name="activations")
     head = build_embedding_head(tail.output_shape[-1], embedding_dim, dropout)
     return keras.Model(inputs, head(tail(inputs, training=False)), name="tail_embedding")
@@ -217,7 +217,7 @@ def build_tail_embedding(tail: keras.Model, embedding_dim: int = 128, dropout: f
 
 @keras.saving.register_keras_serializable(package="pyimagesearch")
 class PickMirror(layers.Layer):
-    """``(B, 2, ...)`` activations of each face and its mirror image -> one of the two: random in training, else the face."""
+    """``(B, 2, ...)`` activations of faces and mirrors -> one of each: random in training, else face."""
 
     def __init__(self, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -252,11 +252,13 @@ def with_mirrors(embedding: keras.Model) -> keras.Model:
     return keras.Model(inputs, embedding(PickMirror(name="pick_mirror")(inputs)), name="mirror_augmented")
 
 
-def merge_embedding(front: keras.Model, tail_embedding: keras.Model, flip_average: bool = True) -> keras.Model:
-    """One model, 0-255 pixels -> unit embedding: the frozen front, the trained tail (averaged with the mirror's)."""
+def merge_embedding(front: keras.Model, tail_embedding: keras.Model,
+                    flip_average: bool = True) -> keras.Model:
+    """One model, 0-255 pixels -> unit embedding: frozen front, trained tail (averaged with the mirror's)."""
     inputs = keras.Input(shape=front.input_shape[1:], name="image")
     outputs = tail_embedding(front(inputs))
     if flip_average:
         mirrored = tail_embedding(front(MirrorImage(name="mirror")(inputs)))
-        outputs = layers.UnitNormalization(name="flip_average")(layers.Add(name="face_plus_mirror")([outputs, mirrored]))
+        both = layers.Add(name="face_plus_mirror")([outputs, mirrored])
+        outputs = layers.UnitNormalization(name="flip_average")(both)
     return keras.Model(inputs, outputs, name="face_embedding")

@@ -152,7 +152,7 @@ class PKDataset(keras.utils.PyDataset):
 
 
 class LabelledBatches(keras.utils.PyDataset):
-    """Batches of ``batch_size`` random images with their identity codes (0 to people - 1), for a classifier loss."""
+    """``batch_size`` random images a batch, with identity codes (0 to people - 1) for a classifier loss."""
 
     def __init__(self, images, labels, batch_size: int = 96, steps: int = 100,
                  seed: int | np.random.Generator | None = None, **kwargs):
@@ -299,7 +299,7 @@ class MinedTripletLoss(keras.losses.Loss):
 
 @keras.saving.register_keras_serializable(package="pyimagesearch")
 class CosineLogits(keras.layers.Layer):
-    """Cosine of each embedding with one learned unit-length centre per training identity, ``(B, classes)``."""
+    """Cosine of each embedding with a learned unit-length centre per training identity, ``(B, classes)``."""
 
     def __init__(self, n_classes: int, **kwargs):
         super().__init__(**kwargs)
@@ -328,7 +328,7 @@ def cosface_loss(labels, cosines, scale: float = 30.0, margin: float = 0.35):
 
 @keras.saving.register_keras_serializable(package="pyimagesearch")
 class CosFaceLoss(keras.losses.Loss):
-    """:func:`cosface_loss` as a Keras ``Loss``: ``y_true`` identity codes, ``y_pred`` :class:`CosineLogits`."""
+    """:func:`cosface_loss` as a Keras ``Loss``: ``y_true`` identity codes, ``y_pred`` cosine logits."""
 
     def __init__(self, scale: float = 30.0, margin: float = 0.35, name: str = "cosface_loss", **kwargs):
         super().__init__(name=name, **kwargs)

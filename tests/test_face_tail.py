@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
 
 from pyimagesearch import face_verification as fv
 from pyimagesearch import lfw
+from pyimagesearch.config import REPO_ROOT
 from pyimagesearch.datasets import parse_lfw_pairs
 from pyimagesearch.models import (
     MirrorImage,
@@ -33,7 +38,8 @@ def test_cosface_loss_matches_a_hand_computation():
     labels = np.array([0, 1])
     expected = (np.log1p(np.exp(-3.0)) + np.log1p(np.exp(-1.0))) / 2  # 0.1809
     assert float(cosface_loss(labels, cosines, scale=10.0, margin=0.3)) == pytest.approx(expected, rel=1e-5)
-    assert float(CosFaceLoss(10.0, 0.3)(labels.astype("float32"), cosines)) == pytest.approx(expected, rel=1e-5)
+    as_loss = CosFaceLoss(10.0, 0.3)(labels.astype("float32"), cosines)
+    assert float(as_loss) == pytest.approx(expected, rel=1e-5)
     # margin 0: plain normalised softmax, a smaller loss on the same cosines
     assert float(cosface_loss(labels, cosines, scale=10.0, margin=0.0)) < expected
     reloaded = CosFaceLoss.from_config(CosFaceLoss(10.0, 0.3).get_config())
@@ -109,6 +115,13 @@ def test_merged_embedding_reloads_safely_and_averages_face_and_mirror(tmp_path):
     reloaded = keras.models.load_model(tmp_path / "embedding.keras")  # safe_mode=True
     np.testing.assert_allclose(reloaded(images), expected, atol=1e-5)
     assert reloaded.input_shape == (None, SIZE, SIZE, 3)
+    # chapter 07 loads the file after importing only pyimagesearch.deploy, in a fresh process
+    script = ("import sys, keras; from pyimagesearch import deploy; "
+              "print(keras.models.load_model(sys.argv[1]).output_shape)")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "embedding.keras")],
+                          capture_output=True, text=True, cwd=REPO_ROOT,
+                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert done.returncode == 0 and "(None, 4)" in done.stdout, done.stderr[-500:]
 
 
 @pytest.mark.parametrize("variant", fv.METHODS)
