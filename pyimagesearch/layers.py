@@ -46,3 +46,36 @@ class AbsoluteDifference(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[0])
+
+
+def pairwise_distances(embeddings, epsilon: float | None = None):
+    """Euclidean distances between every two rows of ``embeddings`` ``(batch, dim)``: ``(batch, batch)``.
+
+    Uses ``|a - b|² = |a|² + |b|² - 2 a·b`` (one matrix product, no ``(batch, batch, dim)``
+    array), floored at ``epsilon`` before the square root as in :class:`EuclideanDistance`.
+    """
+    epsilon = keras.config.epsilon() if epsilon is None else epsilon
+    norms = ops.sum(ops.square(embeddings), axis=-1)
+    squared = norms[:, None] + norms[None, :] - 2.0 * ops.matmul(embeddings, ops.transpose(embeddings))
+    return ops.sqrt(ops.maximum(squared, epsilon))
+
+
+@keras.saving.register_keras_serializable(package="pyimagesearch")
+class PairwiseSameProbability(keras.layers.Layer):
+    """The sigmoid head on every in-batch distance: ``(batch, dim)`` embeddings -> ``(batch, batch)``.
+
+    ``P(same)[i, j] = sigmoid(w · d(i, j) + b)``, with the ``kernel`` ``(1, 1)`` and ``bias``
+    ``(1,)`` of the Siamese model's ``Dense(1, sigmoid)`` head (weight -1, bias 0 at the
+    start), so trained weights copy over with ``get_weights``/``set_weights``.
+    """
+
+    def build(self, input_shape):
+        start = keras.initializers.Constant(-1.0)
+        self.kernel = self.add_weight(shape=(1, 1), initializer=start, name="kernel")
+        self.bias = self.add_weight(shape=(1,), initializer="zeros", name="bias")
+
+    def call(self, embeddings):
+        return ops.sigmoid(pairwise_distances(embeddings) * self.kernel[0, 0] + self.bias[0])
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[0])

@@ -17,6 +17,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from pyimagesearch.layers import pairwise_distances
+
 
 def contrastive_terms(y_true, distance, margin: float = 1.0):
     """Per-pair loss ``y * d**2 + (1 - y) * max(margin - d, 0)**2``, y = 1 for a same-class pair."""
@@ -52,3 +54,55 @@ class ContrastiveLoss(keras.losses.Loss):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "margin": self.margin}
+
+
+def in_batch_masks(labels):
+    """Masks ``(batch, batch)`` of the positive (same class, not itself) and negative pairs in a batch."""
+    labels = ops.reshape(labels, (-1,))
+    same = ops.cast(ops.equal(labels[:, None], labels[None, :]), "float32")
+    return same - ops.eye(ops.shape(labels)[0], dtype="float32"), 1.0 - same
+
+
+def balanced_mean(terms, labels):
+    """Half the mean of ``terms`` ``(batch, batch)`` over the positive pairs, half over the negative ones."""
+    positives, negatives = in_batch_masks(labels)
+    terms = ops.cast(terms, "float32")
+    positive = ops.sum(positives * terms) / ops.maximum(ops.sum(positives), 1.0)
+    negative = ops.sum(negatives * terms) / ops.maximum(ops.sum(negatives), 1.0)
+    return 0.5 * positive + 0.5 * negative
+
+
+@keras.saving.register_keras_serializable(package="pyimagesearch")
+class InBatchContrastiveLoss(keras.losses.Loss):
+    """Batch-all contrastive loss: every pair in a batch of embeddings, positives and negatives half each.
+
+    ``y_true`` holds the images' class labels ``(batch,)``, ``y_pred`` their embeddings
+    ``(batch, dim)``; each pair's term is :func:`contrastive_terms` of its distance.
+    """
+
+    def __init__(self, margin: float = 1.0, name: str = "in_batch_contrastive_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.margin = float(margin)
+
+    def call(self, y_true, y_pred):
+        labels = ops.reshape(y_true, (-1,))
+        distances = pairwise_distances(y_pred)
+        same = ops.cast(ops.equal(labels[:, None], labels[None, :]), distances.dtype)
+        terms = ops.reshape(contrastive_terms(same, distances, self.margin), ops.shape(distances))
+        return balanced_mean(terms, labels)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "margin": self.margin}
+
+
+@keras.saving.register_keras_serializable(package="pyimagesearch")
+class InBatchBCELoss(keras.losses.Loss):
+    """Balanced binary cross-entropy of a ``(batch, batch)`` P(same) matrix; ``y_true``: class labels."""
+
+    def __init__(self, name: str = "in_batch_bce_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        labels = ops.reshape(y_true, (-1,))
+        same = ops.cast(ops.equal(labels[:, None], labels[None, :]), y_pred.dtype)
+        return balanced_mean(ops.binary_crossentropy(same, y_pred), labels)

@@ -26,9 +26,9 @@ def build_course_extractor(input_shape: tuple[int, ...] = (28, 28, 1),
 
 
 def _conv_bn_relu(x, filters: int):
-    """3x3 convolution (no bias), batch normalisation, ReLU."""
+    """3x3 convolution (no bias), batch normalisation (momentum 0.9, for short runs), ReLU."""
     x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
+    x = layers.BatchNormalization(momentum=0.9)(x)
     return layers.ReLU()(x)
 
 

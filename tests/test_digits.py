@@ -13,7 +13,7 @@ from pyimagesearch import digits
 from pyimagesearch.config import Settings
 from pyimagesearch.images import ImageError
 from pyimagesearch.models import build_course_extractor, build_siamese
-from pyimagesearch.pairs import PairDataset, make_pair_indices
+from pyimagesearch.pairs import make_pair_indices
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "03_compare-images" / "examples"
 
@@ -25,16 +25,17 @@ def small_split(n: int = 40) -> digits.Split:
     return digits.Split(images, labels, pairs, pair_labels)
 
 
-def test_training_recipes():
+def test_train_siamese_course_on_pairs_improved_in_batch(monkeypatch):
     settings = Settings(quick=True, seed=0, output_dir=Path("unused"))
-    train = small_split()
-    pairs, learning_rate, epochs = digits.training_recipe("course", train, settings)
-    assert isinstance(pairs, PairDataset) and pairs.class_labels is None and learning_rate == 1e-3
-    assert (epochs, pairs.batch_size) == digits.budget("course", quick=True)
-    pairs, learning_rate, epochs = digits.training_recipe("improved", train, settings)
-    assert pairs.class_labels is not None  # fresh pairs every epoch
-    assert isinstance(learning_rate, keras.optimizers.schedules.CosineDecay)
-    assert learning_rate.decay_steps == epochs * len(pairs)
+    calls = []
+    monkeypatch.setattr(digits, "train_pairs", lambda *args, **kwargs: calls.append(("pairs", args[:2])))
+    monkeypatch.setattr(digits, "train_in_batch", lambda extractor, head, train, epochs, batch_size, verbose:
+                        calls.append(("in-batch", (extractor.name, head, epochs, batch_size))))
+    splits = {"train": small_split()}
+    digits.train_siamese("course", "sigmoid", splits, settings)
+    digits.train_siamese("improved", "distance", splits, settings)
+    assert calls == [("pairs", ("course", "sigmoid")),
+                     ("in-batch", ("improved_extractor", "distance", *digits.budget("improved", quick=True)))]
 
 
 def test_predict_pairs_pads_the_last_batch():
