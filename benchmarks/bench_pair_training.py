@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extractor", choices=sorted(EXTRACTORS), default="improved")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--min-image-ratio", type=float, default=0.7)
+    parser.add_argument("--min-image-ratio", type=float, default=0.5)
     parser.add_argument("--min-pair-ratio", type=float, default=50.0)
     parser.add_argument("--min-loader-ratio", type=float, default=5.0)
     args = parser.parse_args(argv)
