@@ -16,7 +16,8 @@ Environment variables:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SEED = 42
@@ -93,6 +94,11 @@ class Settings:
     quick: bool
     seed: int
     output_dir: Path
+    started: float = field(default_factory=time.time)  # when the notebook's setup ran
+
+    def minutes(self) -> float:
+        """Minutes since the setup cell ran."""
+        return (time.time() - self.started) / 60
 
     @property
     def mode(self) -> str:

@@ -17,15 +17,26 @@ import numpy as np
 from sklearn.metrics import pairwise_distances
 from sklearn.neighbors import NearestNeighbors
 
+from pyimagesearch.metrics import roc_auc
 
-def person_splits(labels, n_val: int, n_test: int, seed: int | None = None) -> dict[str, np.ndarray]:
-    """Disjoint sets of people (sorted label values) for ``"train"``, ``"val"`` and ``"test"``."""
+
+def person_folds(labels, n_folds: int, n_val: int, seed: int | None = None) -> list[dict[str, np.ndarray]]:
+    """``n_folds`` splits of people whose test sets are disjoint and cover everyone.
+
+    The people are shuffled once and cut into ``n_folds`` test sets; in each split the first
+    ``n_val`` of the others (in that shuffled order) validate and the rest train. Every split
+    maps ``"train"``, ``"val"`` and ``"test"`` to disjoint, sorted label values.
+    """
     people = np.random.default_rng(seed).permutation(np.unique(labels))
-    if min(n_val, n_test) < 1 or n_val + n_test >= len(people):
-        raise ValueError(f"cannot take {n_val} val and {n_test} test people from {len(people)} "
+    largest_test = -(-len(people) // max(n_folds, 1))
+    if n_folds < 2 or n_val < 1 or largest_test + n_val >= len(people):
+        raise ValueError(f"cannot make {n_folds} folds with {n_val} val people from {len(people)} "
                          "and keep some for training")
-    return {"train": np.sort(people[n_val + n_test:]), "val": np.sort(people[:n_val]),
-            "test": np.sort(people[n_val:n_val + n_test])}
+    folds = []
+    for test in np.array_split(people, n_folds):
+        others = people[~np.isin(people, test)]
+        folds.append({"train": np.sort(others[n_val:]), "val": np.sort(others[:n_val]), "test": np.sort(test)})
+    return folds
 
 
 def embed(extractor: keras.Model, images, batch_size: int = 128) -> np.ndarray:
@@ -34,21 +45,26 @@ def embed(extractor: keras.Model, images, batch_size: int = 128) -> np.ndarray:
     return np.asarray(extractor.predict(pixels, batch_size=batch_size, verbose=0))
 
 
+def photo_faces(images, size: int) -> np.ndarray:
+    """uint8 greyscale photos ``(N, H, W)`` as float32 ``(N, size, size, 3)`` on the 0-255 scale."""
+    faces = keras.ops.image.resize(np.asarray(images, dtype=np.float32)[..., np.newaxis], (size, size))
+    return np.repeat(keras.ops.convert_to_numpy(faces), 3, axis=-1)
+
+
 def backbone_features(images, backbone: str = "mobilenet_v2", size: int = 112,
                       batch_size: int = 64) -> np.ndarray:
     """Pooled features of a frozen ImageNet backbone for uint8 greyscale faces ``(N, H, W)``.
 
-    Faces are resized to ``size`` x ``size``, repeated to three channels and scaled from
-    0-255 as the backbone's ``preprocess_input`` does (``models.BACKBONES``; the course
-    applied it to images already scaled to [0, 1]). Returns float32 ``(N, D)``, L2-normalised.
+    Faces are resized to ``size`` x ``size``, repeated to three channels (:func:`photo_faces`)
+    and scaled from 0-255 as the backbone's ``preprocess_input`` does (``models.BACKBONES``; the
+    course applied it to images already scaled to [0, 1]). Returns float32 ``(N, D)``, L2-normalised.
     """
     from pyimagesearch.datasets import imagenet_weights
     from pyimagesearch.models import build_backbone_features
 
     model = build_backbone_features(backbone, (size, size, 3), weights=imagenet_weights(backbone))
-    faces = keras.ops.image.resize(np.asarray(images, dtype=np.float32)[..., np.newaxis], (size, size))
-    faces = np.repeat(keras.ops.convert_to_numpy(faces), 3, axis=-1)
-    features = np.asarray(model.predict(faces, batch_size=batch_size, verbose=0), dtype=np.float32)
+    features = np.asarray(model.predict(photo_faces(images, size), batch_size=batch_size, verbose=0),
+                          dtype=np.float32)
     return features / np.linalg.norm(features, axis=1, keepdims=True)
 
 
@@ -122,3 +138,10 @@ def nearest_enrolled(embeddings, enrolled, queries, n: int = 3) -> tuple[np.ndar
     search = NearestNeighbors(n_neighbors=n).fit(embeddings[enrolled])
     distances, positions = search.kneighbors(embeddings[np.asarray(queries)])
     return distances, enrolled[positions]
+
+
+def identification_scores(embeddings, labels, draws: int = 20, seed: int | None = 0) -> dict[str, float]:
+    """1-shot and 5-shot rank-1 accuracy (nearest enrolled, mean of ``draws``) and all-pairs ROC AUC."""
+    return {"1-shot rank-1": rank1_accuracy(embeddings, labels, 1, draws, seed).mean,
+            "5-shot rank-1": rank1_accuracy(embeddings, labels, 5, draws, seed).mean,
+            "ROC AUC": roc_auc(*all_pair_distances(embeddings, labels))}

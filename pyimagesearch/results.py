@@ -14,11 +14,12 @@ def save_results(chapter: str, metrics: dict, settings: Settings) -> None:
 
     record = {"chapter": chapter, "mode": settings.mode, "seed": settings.seed,
               "machine": machine_description(), "finished": time.strftime("%Y-%m-%d %H:%M"),
-              "metrics": metrics}
+              "minutes": round(settings.minutes(), 2), "metrics": metrics}
     path = settings.output_dir / "results" / f"{chapter}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2, default=float))
-    print(f"results saved to {relative_to_repo(path)}")
+    print(f"results saved to {relative_to_repo(path)}; the notebook ran for {settings.minutes():.1f} min "
+          f"in {settings.mode} mode")
 
 
 def load_results(mode: str = "full") -> list[dict]:

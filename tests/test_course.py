@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from pyimagesearch import course, results
+from pyimagesearch import config, course, results
 from pyimagesearch.config import Settings
 
 
@@ -64,11 +64,14 @@ def test_repository_paths_in_outputs_are_made_relative():
 
 def test_results_round_trip_and_table(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SIAMESE_OUTPUT_DIR", str(tmp_path))
-    settings = Settings(quick=True, seed=1, output_dir=tmp_path / "quick")
+    settings = Settings(quick=True, seed=1, output_dir=tmp_path / "quick", started=910.0)
+    monkeypatch.setattr(config.time, "time", lambda: 1000.0)  # 90 s after the setup cell
     results.save_results("04_contrastive", {"test accuracy": 0.98765, "epochs": 2}, settings)
-    assert capsys.readouterr().out == f"results saved to {tmp_path}/quick/results/04_contrastive.json\n"
+    assert capsys.readouterr().out == (f"results saved to {tmp_path}/quick/results/04_contrastive.json; "
+                                       "the notebook ran for 1.5 min in quick mode\n")
     records = results.load_results("quick")
     assert [r["chapter"] for r in records] == ["04_contrastive"] and records[0]["mode"] == "quick"
+    assert records[0]["minutes"] == 1.5  # the notebook's time so far, kept with its numbers
     table = results.summary_table(records)
     assert "| 04_contrastive | test accuracy | 0.9877 |" in table
     assert "| 04_contrastive | epochs | 2 |" in table

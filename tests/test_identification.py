@@ -12,8 +12,9 @@ from pyimagesearch.identification import (
     embed,
     enrolment_split,
     identify,
+    identification_scores,
     nearest_enrolled,
-    person_splits,
+    person_folds,
     rank1_accuracy,
 )
 
@@ -22,18 +23,34 @@ SEPARATED_LABELS = np.repeat([10, 20, 30, 40], 3)
 SEPARATED = np.repeat(np.eye(4) * 10, 3, axis=0) + np.tile([[0.1, 0, 0, 0], [0, 0.1, 0, 0], [0] * 4], (4, 1))
 
 
-def test_person_splits_are_disjoint_complete_and_seeded():
+def test_person_folds_test_everyone_once_and_keep_splits_disjoint():
     labels = np.repeat(np.arange(1, 41), 10)
-    split = person_splits(labels, n_val=6, n_test=10, seed=42)
-    assert [len(split[name]) for name in ("train", "val", "test")] == [24, 6, 10]
-    together = np.concatenate(list(split.values()))
-    np.testing.assert_array_equal(np.sort(together), np.arange(1, 41))
-    assert all((np.diff(people) > 0).all() for people in split.values())
-    again, other = person_splits(labels, 6, 10, seed=42), person_splits(labels, 6, 10, seed=0)
-    assert all(np.array_equal(split[k], again[k]) for k in split)
-    assert not np.array_equal(split["test"], other["test"])
+    folds = person_folds(labels, n_folds=4, n_val=6, seed=42)
+    assert [[len(fold[name]) for name in ("train", "val", "test")] for fold in folds] == [[24, 6, 10]] * 4
+    tested = np.concatenate([fold["test"] for fold in folds])
+    np.testing.assert_array_equal(np.sort(tested), np.arange(1, 41))  # each person tested exactly once
+    for fold in folds:
+        np.testing.assert_array_equal(np.sort(np.concatenate(list(fold.values()))), np.arange(1, 41))
+        assert all((np.diff(people) > 0).all() for people in fold.values())  # sorted, no repeats
+    again, other = person_folds(labels, 4, 6, seed=42), person_folds(labels, 4, 6, seed=0)
+    assert all(np.array_equal(f[k], g[k]) for f, g in zip(folds, again) for k in f)
+    assert not np.array_equal(folds[0]["test"], other[0]["test"])
     with pytest.raises(ValueError, match="keep some for training"):
-        person_splits(labels, 20, 20)
+        person_folds(labels, 2, 20)
+
+
+def test_identification_scores_on_separated_and_swapped_people():
+    labels = np.repeat([1, 2], 6)
+    apart = np.repeat([[0.0], [10.0]], 6, axis=0) + np.tile(np.arange(6.0)[:, None] * 0.01, (2, 1))
+    assert identification_scores(apart, labels, draws=3) == {"1-shot rank-1": 1.0, "5-shot rank-1": 1.0,
+                                                             "ROC AUC": 1.0}
+    swapped = apart.copy()
+    swapped[[0, 6]] = swapped[[6, 0]]  # one photo of each person sits among the other's
+    scores = identification_scores(swapped, labels, draws=50)
+    # Each person has one photo among the other's: a query or an enrolled photo may be the
+    # stray one, so both rank-1 accuracies fall below 1, yet most answers stay right.
+    assert all(0.5 < scores[k] < 1.0 for k in ("1-shot rank-1", "5-shot rank-1"))
+    assert 0.5 < scores["ROC AUC"] < 1.0
 
 
 def test_all_pair_distances_cover_every_unordered_pair():
