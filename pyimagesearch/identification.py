@@ -35,7 +35,8 @@ def person_folds(labels, n_folds: int, n_val: int, seed: int | None = None) -> l
     folds = []
     for test in np.array_split(people, n_folds):
         others = people[~np.isin(people, test)]
-        folds.append({"train": np.sort(others[n_val:]), "val": np.sort(others[:n_val]), "test": np.sort(test)})
+        folds.append({"train": np.sort(others[n_val:]), "val": np.sort(others[:n_val]),
+                      "test": np.sort(test)})
     return folds
 
 

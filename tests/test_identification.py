@@ -11,8 +11,8 @@ from pyimagesearch.identification import (
     backbone_features,
     embed,
     enrolment_split,
-    identify,
     identification_scores,
+    identify,
     nearest_enrolled,
     person_folds,
     rank1_accuracy,
@@ -33,7 +33,7 @@ def test_person_folds_test_everyone_once_and_keep_splits_disjoint():
         np.testing.assert_array_equal(np.sort(np.concatenate(list(fold.values()))), np.arange(1, 41))
         assert all((np.diff(people) > 0).all() for people in fold.values())  # sorted, no repeats
     again, other = person_folds(labels, 4, 6, seed=42), person_folds(labels, 4, 6, seed=0)
-    assert all(np.array_equal(f[k], g[k]) for f, g in zip(folds, again) for k in f)
+    assert all(np.array_equal(f[k], g[k]) for f, g in zip(folds, again, strict=True) for k in f)
     assert not np.array_equal(folds[0]["test"], other[0]["test"])
     with pytest.raises(ValueError, match="keep some for training"):
         person_folds(labels, 2, 20)
