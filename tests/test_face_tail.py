@@ -9,11 +9,11 @@ import sys
 import keras
 import numpy as np
 import pytest
+from toy_lfw import spy_on_training, toy_protocol
 
 from pyimagesearch import face_verification as fv
 from pyimagesearch import lfw
 from pyimagesearch.config import REPO_ROOT
-from pyimagesearch.datasets import parse_lfw_pairs
 from pyimagesearch.models import (
     MirrorImage,
     PickMirror,
@@ -138,23 +138,9 @@ def test_every_variant_trains_the_tail_on_cached_activations(variant):
 
 
 def test_one_tail_model_per_fold_never_sees_the_people_of_its_fold(monkeypatch):
-    lines, names = ["3 2"], []
-    for fold in range(3):
-        a, b, c = (f"P{fold}{k}" for k in range(3))
-        lines += [f"{a} 1 2", f"{b} 1 3", f"{a} 1 {b} 1", f"{b} 2 {c} 1"]
-        names += [a, b, c]
-    pairs = parse_lfw_pairs("\n".join(lines))
-    identities = np.repeat(names, 3)
-    faces = lfw.Faces(np.zeros((len(identities), SIZE, SIZE, 3), np.uint8), identities,
-                      [f"{p}/{p}_{n:04d}.jpg" for p in names for n in (1, 2, 3)])
-    activations = np.random.default_rng(0).normal(size=(len(identities), 2, 2, 2, 96)).astype("float16")
-    seen, original = [], fv.fit
-
-    def spy(variant, model, x, labels, config, **kwargs):
-        seen.append(set(labels))
-        return original(variant, model, x, labels, config, **kwargs)
-
-    monkeypatch.setattr(fv, "fit", spy)
+    pairs, faces, names = toy_protocol(n_folds=3, size=SIZE)
+    activations = np.random.default_rng(0).normal(size=(len(faces), 2, 2, 2, 96)).astype("float16")
+    seen = spy_on_training(monkeypatch)
     distances = fv.protocol_distances("cosface", faces, pairs, CONFIG, None, lfw.fold_groups(3, 3),
                                       features=activations)
     assert distances.shape == (12, 2) and np.isfinite(distances).all()

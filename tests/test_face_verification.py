@@ -5,10 +5,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from toy_lfw import spy_on_training, toy_protocol
 
 from pyimagesearch import face_verification as fv
-from pyimagesearch import lfw, metrics
-from pyimagesearch.datasets import parse_lfw_pairs
+from pyimagesearch import metrics
 from pyimagesearch.models import build_embedding_head
 
 CONFIG = fv.FaceTrainConfig(size=32, embedding_dim=4, trainable_layers=0, images_per_step=12,
@@ -75,24 +75,9 @@ def test_cached_features_are_computed_once(tmp_path):
 
 def test_protocol_scores_every_pair_with_a_model_that_never_saw_its_people(monkeypatch):
     # Four folds, each with its own people; every person has three photos.
-    lines, names = ["4 2"], []
-    for fold in range(4):
-        a, b, c = (f"P{fold}{k}" for k in range(3))
-        lines += [f"{a} 1 2", f"{b} 1 3", f"{a} 1 {b} 1", f"{b} 2 {c} 1"]
-        names += [a, b, c]
-    pairs = parse_lfw_pairs("\n".join(lines))
-    identities = np.repeat(names, 3)
-    faces = lfw.Faces(np.zeros((len(identities), 32, 32, 3), np.uint8), identities,
-                      [f"{p}/{p}_{n:04d}.jpg" for p in names for n in (1, 2, 3)])
-    features = features_of_people(identities, dim=1280)  # the shape of MobileNetV2's pooled features
-    seen = []
-    original = fv.fit
-
-    def spy(variant, model, x, labels, config, **kwargs):
-        seen.append(set(labels))
-        return original(variant, model, x, labels, config, **kwargs)
-
-    monkeypatch.setattr(fv, "fit", spy)
+    pairs, faces, names = toy_protocol(n_folds=4, size=32)
+    features = features_of_people(faces.identities, dim=1280)  # the shape of MobileNetV2's pooled features
+    seen = spy_on_training(monkeypatch)
     with pytest.raises(ValueError, match="features="):
         fv.protocol_distances("random triplets", faces, pairs, CONFIG, None, [[0, 1], [2, 3]])
     distances = fv.protocol_distances("random triplets", faces, pairs, CONFIG, None, [[0, 1], [2, 3]],
