@@ -5,11 +5,12 @@
     python -m pyimagesearch.course --quick              # quick mode (what the tests run)
     python -m pyimagesearch.course --from 04            # start at a chapter
     python -m pyimagesearch.course --only 03_compare-images  # only the notebooks under a path
+    python -m pyimagesearch.course --extras             # also the extra runs (Fashion-MNIST)
 
 Executed notebooks are saved under ``output/<mode>/notebooks/``, so a run never touches the
-tracked notebooks unless a full run is given ``--in-place``. The chapters in ``EXTRA_RUNS`` run
-again with other parameters (e.g. Fashion-MNIST instead of MNIST); those copies always go under
-``output/<mode>/notebooks/``.
+tracked notebooks unless a full run is given ``--in-place``. With ``--extras`` the chapters in
+``EXTRA_RUNS`` run again with other parameters (e.g. Fashion-MNIST instead of MNIST); those
+copies always go under ``output/<mode>/notebooks/``.
 """
 
 from __future__ import annotations
@@ -123,15 +124,16 @@ def run_notebook(path: Path, target: Path | None = None, parameters: dict | None
     return time.perf_counter() - start
 
 
-def runs_from(start: str = "", only: tuple[str, ...] = ()) -> list[tuple[Path, str, dict | None]]:
+def runs_from(start: str = "", only: tuple[str, ...] = (),
+              extras: bool = False) -> list[tuple[Path, str, dict | None]]:
     """(notebook, name of its saved copy, parameters) for every run: chapters from ``start`` on,
-    or only the notebooks under the paths in ``only``."""
+    or only the notebooks under the paths in ``only``, then (``extras``) their extra runs."""
     selected = [p for p in notebooks() if p.relative_to(REPO_ROOT).parts[0][:2] >= start[:2]]
     if only:
         wanted = [(REPO_ROOT / o).resolve() for o in only]
         selected = [p for p in selected if any(p == w or w in p.parents for w in wanted)]
     runs = [(path, path.name, None) for path in selected]
-    for path in selected:
+    for path in selected if extras else ():
         for parameters in EXTRA_RUNS.get(path.parent.name, []):
             suffix = "-".join(str(v) for v in parameters.values())
             runs.append((path, f"{path.stem}-{suffix}.ipynb", parameters))
@@ -145,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from", dest="start", default="", help="first chapter to run, e.g. 04")
     parser.add_argument("--only", nargs="+", default=(), metavar="PATH",
                         help="run only the notebooks under these paths (relative to the repository)")
+    parser.add_argument("--extras", action="store_true",
+                        help="also the extra runs: " + ", ".join(f"{folder} with {params}" for folder, runs
+                                                                  in EXTRA_RUNS.items() for params in runs))
     parser.add_argument("--in-place", action="store_true",
                         help="full mode: save the course's notebooks in place with their outputs")
     args = parser.parse_args(argv)
@@ -152,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--in-place saves full-mode runs only; a quick run never touches the notebooks")
     mode = "quick" if args.quick else "full"
     os.environ[QUICK_ENV] = "1" if args.quick else "0"
-    runs = runs_from(args.start, tuple(args.only))
+    runs = runs_from(args.start, tuple(args.only), args.extras)
     if not runs:
         parser.error("no notebook matches --from/--only")
     began = time.perf_counter()
