@@ -143,7 +143,9 @@ def in_batch_model(extractor: keras.Model, head: str, shift: float = IN_BATCH_SH
     :class:`PairwiseSameProbability` matrix ``(batch, batch)`` of every pair in the batch.
     """
     images = keras.Input(shape=tuple(extractor.input_shape[1:]), name="images")
-    x = keras.layers.RandomTranslation(shift, shift, fill_mode="constant", name="shift")(images) if shift else images
+    x = images
+    if shift:
+        x = keras.layers.RandomTranslation(shift, shift, fill_mode="constant", name="shift")(x)
     x = extractor(x)
     if head == "sigmoid":
         x = PairwiseSameProbability(name="same_probability")(x)
