@@ -101,16 +101,16 @@ def model_path(settings: Settings, dataset: str, extractor: str, loss: str) -> P
 def predict_pairs(model: keras.Model, split: Split, batch_size: int = 1024) -> np.ndarray:
     """The model's output (probability or distance) for every pair of a split, flat.
 
-    The last batch is padded to ``batch_size``, so every batch has one shape and TensorFlow
-    traces the model's predict function once, not twice, per model.
+    Each image is embedded once by the model's shared extractor, not once for every pair it
+    is in; the model's head (its layers after the extractor) then scores the pairs of embeddings.
     """
-    dataset, outputs = split.dataset(batch_size), []
-    for index in range(len(dataset)):
-        (left, right), _ = dataset[index]
-        pad = [(0, batch_size - len(left))] + [(0, 0)] * (left.ndim - 1)
-        scores = model.predict_on_batch([np.pad(left, pad), np.pad(right, pad)])
-        outputs.append(np.asarray(scores).reshape(batch_size, -1)[:len(left)])
-    return np.concatenate(outputs).ravel()
+    extractor = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    first = next(layer for layer in model.layers if layer.name in ("distance", "l1_difference"))
+    head = keras.Model(first.input, model.output)
+    vectors = extractor.predict(to_model_input(split.images), batch_size=batch_size, verbose=0)
+    scores = head.predict([vectors[split.pairs[:, 0]], vectors[split.pairs[:, 1]]], batch_size=batch_size,
+                          verbose=0)
+    return np.asarray(scores).ravel()
 
 
 def compile_siamese(model: keras.Model, head: str, learning_rate=1e-3) -> keras.Model:

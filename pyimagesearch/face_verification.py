@@ -160,8 +160,7 @@ def cached_activations(front: keras.Model, images: np.ndarray, folder: Path,
         for start in range(0, len(images), batch_size):
             batch = images[start:start + batch_size].astype(np.float32)
             for side, pixels in enumerate((batch, batch[:, :, ::-1])):
-                values = front(pixels, training=False)
-                out[start:start + batch_size, side] = keras.ops.convert_to_numpy(values)
+                out[start:start + batch_size, side] = front.predict_on_batch(pixels)  # compiled: 2.7x eager
         out.flush()
         del out
         partial.rename(path)
