@@ -68,9 +68,9 @@ def pair_seconds(extractor: str, split: digits.Split, batch_size: int,
     n = steps * batch_size
     arrays = seconds(lambda: model.fit([left[:n], right[:n]], labels[:n], batch_size=batch_size,
                                        shuffle=True, verbose=0))
-    (left, right), labels = loader[0]
-    model.train_on_batch([left, right], labels)  # traces train_on_batch's own function
-    alone = seconds(lambda: [model.train_on_batch([left, right], labels) for _ in range(steps)])
+    pair_batch, batch_labels = loader[0]
+    model.train_on_batch(list(pair_batch), batch_labels)  # traces train_on_batch's own function
+    alone = seconds(lambda: [model.train_on_batch(list(pair_batch), batch_labels) for _ in range(steps)])
     return fitted, arrays, alone
 
 
