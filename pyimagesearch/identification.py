@@ -69,6 +69,36 @@ def backbone_features(images, backbone: str = "mobilenet_v2", size: int = 112,
     return features / np.linalg.norm(features, axis=1, keepdims=True)
 
 
+def backbone_layer_features(images, names: tuple[str, ...], backbone: str = "mobilenet_v2", size: int = 112,
+                            batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Globally pooled activations of inner layers of a frozen ImageNet backbone, by layer name.
+
+    Faces as in :func:`backbone_features`; each face's vector is averaged with its mirror
+    image's (both at unit length) and scaled to unit length. Returns float32 ``(N, channels)``.
+    """
+    from pyimagesearch.datasets import imagenet_weights
+    from pyimagesearch.models import BACKBONES
+
+    if backbone not in BACKBONES:
+        raise ValueError(f"backbone={backbone!r}: choose one of {', '.join(BACKBONES)}")
+    build, scale, offset = BACKBONES[backbone]
+    base = build(include_top=False, weights=imagenet_weights(backbone), input_shape=(size, size, 3))
+    unknown = [name for name in names if name not in {layer.name for layer in base.layers}]
+    if unknown:
+        raise ValueError(f"layers {unknown} are not in {backbone} (e.g. 'block_13_expand_relu')")
+    pooled = {name: keras.layers.GlobalAveragePooling2D()(base.get_layer(name).output) for name in names}
+    model = keras.Model(base.input, pooled)
+    faces = photo_faces(images, size) * scale + offset
+    face, mirror = (model.predict(x, batch_size=batch_size, verbose=0) for x in (faces, faces[:, :, ::-1]))
+    return {name: unit_length(unit_length(face[name]) + unit_length(mirror[name])) for name in names}
+
+
+def unit_length(vectors) -> np.ndarray:
+    """Rows scaled to unit length, as float32."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
 def all_pair_distances(embeddings, labels) -> tuple[np.ndarray, np.ndarray]:
     """Euclidean distance and same-person label (1/0) of every unordered pair of embeddings."""
     labels = np.asarray(labels).ravel()

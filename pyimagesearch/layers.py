@@ -65,17 +65,29 @@ class PairwiseSameProbability(keras.layers.Layer):
     """The sigmoid head on every in-batch distance: ``(batch, dim)`` embeddings -> ``(batch, batch)``.
 
     ``P(same)[i, j] = sigmoid(w · d(i, j) + b)``, with the ``kernel`` ``(1, 1)`` and ``bias``
-    ``(1,)`` of the Siamese model's ``Dense(1, sigmoid)`` head (weight -1, bias 0 at the
-    start), so trained weights copy over with ``get_weights``/``set_weights``.
+    ``(1,)`` of the Siamese model's ``Dense(1, sigmoid)`` head, so trained weights copy over
+    with ``get_weights``/``set_weights``. It starts at weight -1 and bias 1: a pair at
+    distance 1 is a coin flip (with bias 0 every pair would start as "different").
     """
 
     def build(self, input_shape):
-        start = keras.initializers.Constant(-1.0)
-        self.kernel = self.add_weight(shape=(1, 1), initializer=start, name="kernel")
-        self.bias = self.add_weight(shape=(1,), initializer="zeros", name="bias")
+        constant = keras.initializers.Constant
+        self.kernel = self.add_weight(shape=(1, 1), initializer=constant(-1.0), name="kernel")
+        self.bias = self.add_weight(shape=(1,), initializer=constant(1.0), name="bias")
 
     def call(self, embeddings):
         return ops.sigmoid(pairwise_distances(embeddings) * self.kernel[0, 0] + self.bias[0])
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[0])
+
+
+@keras.saving.register_keras_serializable(package="pyimagesearch")
+class FeatureWeights(keras.layers.Layer):
+    """A learned weight per feature, starting at 1: ``features * w``, a diagonal metric on frozen features."""
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="kernel")
+
+    def call(self, features):
+        return features * self.kernel

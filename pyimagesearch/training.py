@@ -27,9 +27,9 @@ import numpy as np
 from pyimagesearch import plots
 from pyimagesearch.devices import versions
 from pyimagesearch.identification import all_pair_distances, embed
-from pyimagesearch.losses import ContrastiveLoss
+from pyimagesearch.losses import ContrastiveLoss, InBatchContrastiveLoss
 from pyimagesearch.metrics import roc_auc
-from pyimagesearch.models import build_face_extractor, build_siamese
+from pyimagesearch.models import build_face_extractor, build_feature_metric, build_siamese
 from pyimagesearch.pairs import BalancedPairDataset, PairDataset, balanced_pair_indices
 from pyimagesearch.results import markdown_table
 
@@ -254,3 +254,29 @@ def train(images, labels, split: dict[str, np.ndarray], config: TrainConfig, fol
     model.fit(pairs, validation_data=PairDataset(images[val], val_pairs, val_pair_labels, batch_size=256),
               epochs=config.epochs, callbacks=callbacks, verbose=2 if config.verbose else 0)
     return TrainResult(model, extractor, history.history, folder)
+
+
+def train_feature_metric(features, labels, split: dict[str, np.ndarray], epochs: int = 200,
+                         learning_rate: float = 1e-2, margin: float = 1.0,
+                         every: int = 10) -> tuple[keras.Model, int]:
+    """Learn one weight per frozen feature on ``split["train"]`` people; return the model and its epoch.
+
+    All training photos form one batch, every pair scored by the in-batch contrastive loss.
+    Every ``every`` epochs the ROC AUC of all pairs of the validation people is measured, and
+    the weights of the best check are kept: epoch 0, the plain features, competes too.
+    """
+    features, labels = np.asarray(features), np.asarray(labels).ravel()
+    train, val = np.isin(labels, split["train"]), np.isin(labels, split["val"])
+    model = build_feature_metric(features.shape[1])
+    model.compile(keras.optimizers.Adam(learning_rate), loss=InBatchContrastiveLoss(margin))
+
+    def val_auc() -> float:
+        return roc_auc(*all_pair_distances(model.predict(features[val], verbose=0), labels[val]))
+
+    best, best_epoch, best_weights = val_auc(), 0, model.get_weights()
+    for epoch in range(every, epochs + 1, every):
+        model.fit(features[train], labels[train], batch_size=int(train.sum()), epochs=every, verbose=0)
+        if (auc := val_auc()) > best:
+            best, best_epoch, best_weights = auc, epoch, model.get_weights()
+    model.set_weights(best_weights)
+    return model, best_epoch

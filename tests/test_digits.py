@@ -30,12 +30,15 @@ def test_train_siamese_course_on_pairs_improved_in_batch(monkeypatch):
     calls = []
     monkeypatch.setattr(digits, "train_pairs", lambda *args, **kwargs: calls.append(("pairs", args[:2])))
     monkeypatch.setattr(digits, "train_in_batch", lambda extractor, head, train, epochs, batch_size, verbose:
-                        calls.append(("in-batch", (extractor.name, head, epochs, batch_size))))
+                        calls.append(("in-batch", (extractor.layers[-1].name, head, epochs, batch_size))))
     splits = {"train": small_split()}
     digits.train_siamese("course", "sigmoid", splits, settings)
     digits.train_siamese("improved", "distance", splits, settings)
+    digits.train_siamese("improved", "sigmoid", splits, settings)
+    budget = digits.budget("improved", quick=True)
     assert calls == [("pairs", ("course", "sigmoid")),
-                     ("in-batch", ("improved_extractor", "distance", *digits.budget("improved", quick=True)))]
+                     ("in-batch", ("unit_length", "distance", *budget)),  # the contrastive margin's scale
+                     ("in-batch", ("embedding", "sigmoid", *budget))]
 
 
 @pytest.mark.parametrize("head", ["sigmoid", "distance", "l1"])

@@ -9,6 +9,7 @@ import pytest
 from pyimagesearch.identification import (
     all_pair_distances,
     backbone_features,
+    backbone_layer_features,
     embed,
     enrolment_split,
     identification_scores,
@@ -147,3 +148,19 @@ def test_backbone_features_are_unit_length_deterministic_and_tell_faces_apart():
     assert np.linalg.norm(features[0] - features[1]) > 1e-3
     with pytest.raises(ValueError, match="backbone="):
         backbone_features(faces, backbone="resnet18")
+
+
+@pytest.mark.mirror
+def test_backbone_layer_features_are_unit_length_and_the_same_for_a_mirrored_face():
+    faces = np.random.default_rng(0).integers(0, 256, size=(3, 112, 92), dtype=np.uint8)
+    names = ("block_13_expand_relu", "out_relu")
+    features = backbone_layer_features(faces, names, size=64)
+    assert [features[name].shape for name in names] == [(3, 576), (3, 1280)]
+    for name in names:
+        np.testing.assert_allclose(np.linalg.norm(features[name], axis=1), 1.0, rtol=1e-5)
+    mirrored = backbone_layer_features(faces[:, :, ::-1], names[:1], size=64)  # face and mirror averaged
+    np.testing.assert_allclose(mirrored[names[0]], features[names[0]], atol=1e-5)
+    with pytest.raises(ValueError, match="not in mobilenet_v2"):
+        backbone_layer_features(faces, ("block_99",), size=64)
+    with pytest.raises(ValueError, match="backbone="):
+        backbone_layer_features(faces, names, backbone="resnet18")

@@ -64,9 +64,9 @@ def test_balanced_mean_weighs_positives_and_negatives_half_each():
 
 
 def test_in_batch_bce_by_hand():
-    probabilities = PairwiseSameProbability()(TOY_EMBEDDINGS)  # sigmoid(-d)
-    expected = (0.5 * np.log1p(np.exp([0.5, 1.2])).mean()
-                + 0.5 * np.log1p(np.exp(-np.array([0.8, 0.3, 2.0, 1.5]))).mean())
+    probabilities = PairwiseSameProbability()(TOY_EMBEDDINGS)  # sigmoid(1 - d) at the start
+    expected = (0.5 * np.log1p(np.exp(np.array([0.5, 1.2]) - 1)).mean()
+                + 0.5 * np.log1p(np.exp(1 - np.array([0.8, 0.3, 2.0, 1.5]))).mean())
     assert float(InBatchBCELoss()(TOY_LABELS, probabilities)) == pytest.approx(expected, abs=1e-5)
 
 

@@ -43,14 +43,22 @@ def test_improved_extractor_shape_size_and_batch_norm():
     model = build_improved_extractor()
     assert model.name == "improved_extractor"
     assert model.output_shape == (None, 64)
-    widths = [1, 32, 32, 64, 64, 128]  # 3x3 convolutions without bias, 4 numbers per BN channel
+    widths = [1, 16, 16, 32, 32, 64]  # 3x3 convolutions without bias, 4 numbers per BN channel
     convs = sum(9 * a * b for a, b in zip(widths, widths[1:], strict=False))
-    by_hand = convs + 4 * sum(widths[1:]) + 128 * 64 + 64
-    assert model.count_params() == by_hand == 148_064
+    by_hand = convs + 4 * sum(widths[1:]) + 64 * 64 + 64
+    assert model.count_params() == by_hand == 39_504
     assert layer_types(model).count("BatchNormalization") == 5
     kernels = {layer.kernel_size for layer in model.layers if isinstance(layer, keras.layers.Conv2D)}
     assert kernels == {(3, 3)}
     assert build_improved_extractor((32, 32, 3), embedding_dim=16).output_shape == (None, 16)
+
+
+def test_improved_extractor_unit_length():
+    model = build_improved_extractor(normalize=True)
+    images = np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32)
+    lengths = np.linalg.norm(keras.ops.convert_to_numpy(model(images)), axis=1)
+    np.testing.assert_allclose(lengths, 1.0, atol=1e-5)
+    assert model.count_params() == build_improved_extractor().count_params()  # no weights added
 
 
 def test_extractor_registry():

@@ -10,9 +10,19 @@ import numpy as np
 import pytest
 
 from pyimagesearch import training
-from pyimagesearch.models import build_face_extractor
+from pyimagesearch.identification import all_pair_distances
+from pyimagesearch.metrics import roc_auc
+from pyimagesearch.models import build_face_extractor, build_feature_metric
 from pyimagesearch.plots import plot_embedding_map, show_image, show_nearest_enrolled
-from pyimagesearch.training import KeepBest, TrainConfig, describe, parameter_counts, train, update_record
+from pyimagesearch.training import (
+    KeepBest,
+    TrainConfig,
+    describe,
+    parameter_counts,
+    train,
+    train_feature_metric,
+    update_record,
+)
 
 matplotlib.use("Agg")
 RNG = np.random.default_rng(0)
@@ -169,3 +179,27 @@ def test_show_image_draws_the_pixels_it_is_given(tmp_path):
     shown = fig.axes[0].images[0].get_array()
     assert shown.shape == (20, 30, 3) and (shown[..., 1] == image).all()
     assert fig.axes[0].get_title() == "faces" and (tmp_path / "m.png").stat().st_size > 0
+
+
+def test_feature_weights_scale_each_feature_then_unit_length():
+    model = build_feature_metric(2)
+    assert model.count_params() == 2  # one weight per feature
+    x = np.array([[1.0, 2.0]], dtype="float32")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(x)), [[1 / 5**0.5, 2 / 5**0.5]], atol=1e-6)
+    model.get_layer("feature_weights").set_weights([np.array([2.0, 1.0])])  # [2, 2] / sqrt(8)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(x)), [[0.5**0.5, 0.5**0.5]], atol=1e-6)
+
+
+def test_train_feature_metric_learns_to_quiet_a_noisy_feature():
+    rng = np.random.default_rng(0)
+    people = np.repeat(np.arange(12), 8)
+    identity = rng.normal(size=(12, 4))[people] + 0.1 * rng.normal(size=(96, 4))
+    features = np.hstack([identity, 1.5 * rng.normal(size=(96, 4))]).astype("float32")  # 4 noise features
+    split = {"train": np.arange(6), "val": np.arange(6, 9), "test": np.arange(9, 12)}
+    model, epoch = train_feature_metric(features, people, split, epochs=100, learning_rate=0.05)
+    weights = np.abs(model.get_layer("feature_weights").get_weights()[0])
+    assert epoch > 0 and weights[4:].max() < weights[:4].min()
+    test = np.isin(people, split["test"])
+    plain = roc_auc(*all_pair_distances(features[test], people[test]))
+    learned = roc_auc(*all_pair_distances(model.predict(features[test], verbose=0), people[test]))
+    assert learned > plain + 0.05
