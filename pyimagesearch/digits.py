@@ -160,6 +160,11 @@ def siamese_from_in_batch(model: keras.Model, extractor: keras.Model, head: str)
     return siamese
 
 
+def in_batch_extractor(head: str) -> keras.Model:
+    """The improved extractor for in-batch training: unit length for the contrastive ``"distance"`` head."""
+    return build_improved_extractor(normalize=head == "distance")  # a fixed scale for the margin
+
+
 def train_in_batch(extractor: keras.Model, head: str, train: Split, epochs: int, batch_size: int,
                    verbose: int = 2) -> tuple[keras.Model, keras.callbacks.History]:
     """Fit ``extractor`` on batches of images, scoring every pair in a batch; return its pair model, history.
@@ -182,9 +187,7 @@ def train_siamese(extractor: str, head: str, splits: dict[str, Split], settings:
     if extractor == "course":
         return train_pairs(extractor, head, splits, settings, verbose)
     epochs, batch_size = budget(extractor, settings.quick)
-    unit_length = head == "distance"  # the contrastive margin needs a fixed scale; BCE learns its own
-    return train_in_batch(build_improved_extractor(normalize=unit_length), head, splits["train"], epochs,
-                          batch_size, verbose)
+    return train_in_batch(in_batch_extractor(head), head, splits["train"], epochs, batch_size, verbose)
 
 
 def find_or_train_model(settings: Settings, dataset: str = "mnist", extractor: str = "course",

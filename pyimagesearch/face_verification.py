@@ -16,12 +16,12 @@ model that never saw the people of the pair's fold (one model per group of folds
 ``metrics.fold_accuracies`` chooses, for each fold, a threshold on the other folds and measures
 the accuracy on this one.
 
-With a frozen backbone (``trainable_layers=0``) its features are computed once and cached, and
-only the small head trains on them: minutes on two CPU cores. With ``cut`` (a layer name) the
-backbone's activations at that layer are cached instead, for every face and its mirror image
-(:func:`cached_activations`), and the backbone's layers after it train with the head, from
-ImageNet's weights, on a random one of the two. Fine-tuning trains the whole embedding on the
-images and belongs on a GPU.
+What stays frozen runs once: the backbone's activations at a layer (``cut``) of every face and
+its mirror image are cached (:func:`cached_activations`). A frozen backbone's pooled features are
+its last layers applied to those activations, and only the small head trains on them: minutes on
+two CPU cores. With ``cut`` the backbone's layers after it train with the head, from ImageNet's
+weights, on a random one of the two. Fine-tuning trains the whole embedding on the images and
+belongs on a GPU.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from pyimagesearch.datasets import LFWPairs
 from pyimagesearch.losses import ContrastiveLoss
 from pyimagesearch.models import (
     build_backbone_embedding,
+    build_embedding_head,
     build_siamese,
     build_tail_embedding,
     split_backbone,
@@ -96,22 +97,19 @@ def new_embedding(config: FaceTrainConfig, weights: str | None) -> keras.Model:
                                     flip=config.flip and not config.frozen)
 
 
-def trainable_part(embedding: keras.Model, config: FaceTrainConfig) -> keras.Model:
-    """What training fits: the head alone (on cached features) for a frozen backbone, else all of it."""
-    return embedding.get_layer("embedding_head") if config.frozen else embedding
+def new_trainable(config: FaceTrainConfig, weights: str | None,
+                  feature_shape: tuple[int, ...]) -> keras.Model:
+    """What a protocol model trains on inputs of ``feature_shape`` (one row's).
 
-
-def new_trainable(config: FaceTrainConfig, weights: str | None) -> keras.Model:
-    """What a protocol model trains: the head on pooled features, or (``cut``) tail + head on activations."""
-    if config.cut is None:
-        return trainable_part(new_embedding(config, weights), config)
-    tail = split_backbone(config.backbone, (config.size, config.size, 3), config.cut, weights)[1]
-    return build_tail_embedding(tail, config.embedding_dim, config.dropout)
-
-
-def features_of(embedding: keras.Model, config: FaceTrainConfig) -> keras.Model:
-    """The backbone part of an embedding: RGB pixels -> pooled features."""
-    return embedding.get_layer(f"{config.backbone}_features")
+    A frozen backbone: the head alone, on its pooled features; ``cut``: tail + head, on its
+    activations; fine-tuned: the whole embedding, on the images.
+    """
+    if config.cut is not None:
+        tail = split_backbone(config.backbone, (config.size, config.size, 3), config.cut, weights)[1]
+        return build_tail_embedding(tail, config.embedding_dim, config.dropout)
+    if config.frozen:
+        return build_embedding_head(feature_shape[-1], config.embedding_dim, config.dropout)
+    return new_embedding(config, weights)
 
 
 def cache_key(model: keras.Model, images: np.ndarray) -> str:
@@ -124,23 +122,6 @@ def cache_key(model: keras.Model, images: np.ndarray) -> str:
         digest.update(f"|{weight.path}|{value.shape}|{value.dtype}|".encode())
         digest.update(value.tobytes())
     return digest.hexdigest()[:16]
-
-
-def cached_features(features: keras.Model, images: np.ndarray, folder: Path,
-                    batch_size: int = 128) -> np.ndarray:
-    """The backbone's features of ``images``, computed once and kept in ``folder``.
-
-    The file name's key hashes the pixels (with their shape and dtype) and every weight of
-    ``features`` (names, shapes and values), so other images or other weights (another
-    checkpoint, random initialisation, fine-tuning) never reuse a stale file.
-    """
-    path = Path(folder) / f"features-{features.name}-{images.shape[1]}px-{cache_key(features, images)}.npy"
-    if path.exists():
-        return np.load(path)
-    vectors = np.asarray(features.predict(images.astype(np.float32), batch_size=batch_size, verbose=0))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, vectors)
-    return vectors
 
 
 def cached_activations(front: keras.Model, images: np.ndarray, folder: Path,
@@ -228,7 +209,7 @@ def train_without(variant: str, faces: lfw.Faces, pairs: LFWPairs, group: list[i
                   config: FaceTrainConfig, weights: str | None, verbose: int = 0) -> keras.Model:
     """A fresh embedding trained on everyone outside the folds of ``group``; returns its trainable part."""
     keras.utils.set_random_seed(config.seed)
-    model = new_trainable(config, weights)
+    model = new_trainable(config, weights, x.shape[1:])
     train = lfw.training_mask(faces, pairs, group)
     trained = model if config.cut is None else with_mirrors(model)  # a random one of face and mirror
     history = fit(variant, trained, x[train], faces.identities[train], config, verbose=verbose)
@@ -273,7 +254,7 @@ def protocol_distances(variant: str, faces: lfw.Faces, pairs: LFWPairs, config: 
 
     One fresh embedding per group of folds, trained on the faces of everyone outside the
     group (``lfw.training_mask``), scores the group's pairs. ``features``: the frozen
-    backbone's cached features of ``faces`` (needed when ``config.frozen``), or with
+    backbone's pooled features of ``faces`` (needed when ``config.frozen``), or with
     ``config.cut`` its cached face-and-mirror activations; then the result is ``(P, 2)``:
     each pair's distance without and with flip averaging (:func:`mirror_pair_distances`).
     """

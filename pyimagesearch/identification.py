@@ -64,9 +64,7 @@ def backbone_features(images, backbone: str = "mobilenet_v2", size: int = 112,
     from pyimagesearch.models import build_backbone_features
 
     model = build_backbone_features(backbone, (size, size, 3), weights=imagenet_weights(backbone))
-    features = np.asarray(model.predict(photo_faces(images, size), batch_size=batch_size, verbose=0),
-                          dtype=np.float32)
-    return features / np.linalg.norm(features, axis=1, keepdims=True)
+    return unit_length(model.predict(photo_faces(images, size), batch_size=batch_size, verbose=0))
 
 
 def backbone_layer_features(images, names: tuple[str, ...], backbone: str = "mobilenet_v2", size: int = 112,
@@ -77,11 +75,9 @@ def backbone_layer_features(images, names: tuple[str, ...], backbone: str = "mob
     image's (both at unit length) and scaled to unit length. Returns float32 ``(N, channels)``.
     """
     from pyimagesearch.datasets import imagenet_weights
-    from pyimagesearch.models import BACKBONES
+    from pyimagesearch.models import backbone_entry
 
-    if backbone not in BACKBONES:
-        raise ValueError(f"backbone={backbone!r}: choose one of {', '.join(BACKBONES)}")
-    build, scale, offset = BACKBONES[backbone]
+    build, scale, offset = backbone_entry(backbone)
     base = build(include_top=False, weights=imagenet_weights(backbone), input_shape=(size, size, 3))
     unknown = [name for name in names if name not in {layer.name for layer in base.layers}]
     if unknown:

@@ -137,6 +137,13 @@ def build_face_extractor(input_shape: tuple[int, ...] = (112, 92, 1), embedding_
 BACKBONES = {"mobilenet_v2": (keras.applications.MobileNetV2, 1 / 127.5, -1.0)}
 
 
+def backbone_entry(backbone: str) -> tuple:
+    """``BACKBONES[backbone]`` (builder, scale, offset), or a one-line error naming the choices."""
+    if backbone not in BACKBONES:
+        raise ValueError(f"backbone={backbone!r}: choose one of {', '.join(BACKBONES)}")
+    return BACKBONES[backbone]
+
+
 def build_backbone_features(backbone: str = "mobilenet_v2", input_shape: tuple[int, ...] = (128, 128, 3),
                             trainable_layers: int = 0, weights: str | None = None) -> keras.Model:
     """RGB pixels on the 0-255 scale -> the backbone's pooled features, its preprocessing inside.
@@ -146,9 +153,7 @@ def build_backbone_features(backbone: str = "mobilenet_v2", input_shape: tuple[i
     ``trainable_layers`` layers of the backbone train (0: frozen); ``weights`` is a weights
     file (see ``datasets.imagenet_weights``) or None for random weights.
     """
-    if backbone not in BACKBONES:
-        raise ValueError(f"backbone={backbone!r}: choose one of {', '.join(BACKBONES)}")
-    build, scale, offset = BACKBONES[backbone]
+    build, scale, offset = backbone_entry(backbone)
     inputs = keras.Input(shape=input_shape, name="image")
     base = build(include_top=False, weights=weights, input_shape=input_shape, pooling="avg")
     base.trainable = trainable_layers > 0
@@ -199,9 +204,7 @@ def split_backbone(backbone: str = "mobilenet_v2", input_shape: tuple[int, ...] 
     The tail (those activations -> pooled features) is a copy with its own weights, starting
     from the backbone's; its batch normalisation keeps ImageNet's statistics.
     """
-    if backbone not in BACKBONES:
-        raise ValueError(f"backbone={backbone!r}: choose one of {', '.join(BACKBONES)}")
-    build, scale, offset = BACKBONES[backbone]
+    build, scale, offset = backbone_entry(backbone)
     base = build(include_top=False, weights=weights, input_shape=input_shape, pooling="avg")
     if cut not in [layer.name for layer in base.layers[1:-1]]:
         raise ValueError(f"cut={cut!r}: not an inner layer of {backbone} (e.g. 'block_12_add')")

@@ -129,7 +129,7 @@ def test_every_variant_trains_the_tail_on_cached_activations(variant):
     keras.utils.set_random_seed(0)
     people = np.repeat(np.arange(8), 4)
     activations = np.random.default_rng(0).normal(size=(len(people), 2, 2, 2, 96)).astype("float16")
-    model = fv.new_trainable(CONFIG, weights=None)
+    model = fv.new_trainable(CONFIG, None, activations.shape[2:])
     tail = model.get_layer("mobilenet_v2_tail")
     before = [w.copy() for w in tail.get_weights()]
     config = fv.FaceTrainConfig(**{**CONFIG.as_dict(), "images_per_person": 4})

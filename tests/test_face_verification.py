@@ -48,29 +48,13 @@ def test_batches_have_the_budget_of_the_config():
         fv.training_batches("arcface", x, people, CONFIG)
 
 
-def test_trainable_part_is_the_head_when_frozen():
-    embedding = fv.new_embedding(CONFIG, weights=None)
-    assert fv.trainable_part(embedding, CONFIG).name == "embedding_head"
-    assert fv.features_of(embedding, CONFIG).output_shape == (None, 1280)
+def test_new_trainable_is_the_head_alone_when_frozen_and_the_embedding_when_fine_tuned():
+    head = fv.new_trainable(CONFIG, None, (1280,))
+    assert head.name == "embedding_head" and head.input_shape == (None, 1280)
+    assert head.output_shape == (None, CONFIG.embedding_dim)
     tuned = fv.FaceTrainConfig(**{**CONFIG.as_dict(), "trainable_layers": 5})
-    assert fv.trainable_part(fv.new_embedding(tuned, None), tuned).name == "mobilenet_v2_embedding"
-
-
-def test_cached_features_are_computed_once(tmp_path):
-    calls = []
-
-    class Counting(keras.Model):
-        def call(self, x):
-            calls.append(1)
-            return keras.ops.mean(x, axis=(1, 2))
-
-    model, images = Counting(name="counting"), np.arange(2 * 4 * 4 * 3, dtype=np.uint8).reshape(2, 4, 4, 3)
-    first = fv.cached_features(model, images, tmp_path)
-    count = len(calls)
-    np.testing.assert_array_equal(fv.cached_features(model, images, tmp_path), first)
-    assert len(calls) == count and len(list(tmp_path.glob("features-counting-4px-*.npy"))) == 1
-    fv.cached_features(model, images + 1, tmp_path)  # other images: computed and cached anew
-    assert len(list(tmp_path.glob("*.npy"))) == 2
+    embedding = fv.new_trainable(tuned, None, (32, 32, 3))
+    assert embedding.name == "mobilenet_v2_embedding" and embedding.input_shape == (None, 32, 32, 3)
 
 
 def test_protocol_scores_every_pair_with_a_model_that_never_saw_its_people(monkeypatch):
