@@ -148,6 +148,14 @@ def cached_activations(front: keras.Model, images: np.ndarray, folder: Path,
     return np.load(path, mmap_mode="r")
 
 
+def embed_cached(tail_embedding: keras.Model, activations: np.ndarray,
+                 batch_size: int = 256) -> np.ndarray:
+    """The saved model's flip-averaged unit embeddings, from cached ``(N, 2, ...)`` activations."""
+    sides = (activations[:, side].astype(np.float32) for side in (0, 1))  # face, mirror
+    both = sum(tail_embedding.predict(x, batch_size=batch_size, verbose=0) for x in sides)
+    return both / np.linalg.norm(both, axis=1, keepdims=True)
+
+
 def training_batches(variant: str, x: np.ndarray, labels, config: FaceTrainConfig,
                      seed: int | np.random.Generator | None = None) -> keras.utils.PyDataset:
     """The batches a variant trains on: triplets, P x K groups or balanced pairs, ``images_per_step`` each."""

@@ -89,6 +89,12 @@ def backbone_layer_features(images, names: tuple[str, ...], backbone: str = "mob
     return {name: unit_length(unit_length(face[name]) + unit_length(mirror[name])) for name in names}
 
 
+def power_normalise(vectors, power: float = 0.5) -> np.ndarray:
+    """Each feature's magnitude to the ``power`` (sign kept), then unit length: damps dominant features."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    return unit_length(np.sign(vectors) * np.abs(vectors) ** power)
+
+
 def unit_length(vectors) -> np.ndarray:
     """Rows scaled to unit length, as float32."""
     vectors = np.asarray(vectors, dtype=np.float32)

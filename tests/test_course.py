@@ -118,7 +118,8 @@ def test_wide_png_outputs_are_scaled_to_the_maximum_width():
 
 
 def test_runs_from_selects_folders_and_adds_the_extra_runs_when_asked():
-    assert [name for _, name, _ in course.runs_from(only=("04_contrastive-loss",))] == ["04_contrastive_loss.ipynb"]
+    names = [name for _, name, _ in course.runs_from(only=("04_contrastive-loss",))]
+    assert names == ["04_contrastive_loss.ipynb"]
     runs = course.runs_from(only=("04_contrastive-loss",), extras=True)
     assert [(p.relative_to(course.REPO_ROOT).as_posix(), name, params) for p, name, params in runs] == [
         ("04_contrastive-loss/04_contrastive_loss.ipynb", "04_contrastive_loss.ipynb", None),

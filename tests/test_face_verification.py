@@ -92,3 +92,11 @@ def test_model_pair_distances_embed_only_the_rows_the_pairs_use():
     distances = fv.model_pair_distances(Recording(), x, index)
     np.testing.assert_allclose(distances, [5.0, 1.0, np.sqrt(18.0)], rtol=1e-6)
     assert max(seen) == 3  # row 2 is in no pair
+
+
+def test_embed_cached_averages_face_and_mirror_embeddings_at_unit_length():
+    inputs = keras.Input((2,))
+    doubled = keras.Model(inputs, keras.layers.Rescaling(2.0)(inputs))  # a stand-in tail: 2 * activations
+    activations = np.array([[[3.0, 0.0], [0.0, 4.0]], [[1.0, 1.0], [1.0, 1.0]]], dtype=np.float16)
+    vectors = fv.embed_cached(doubled, activations)
+    np.testing.assert_allclose(vectors, [[0.6, 0.8], [2 ** -0.5, 2 ** -0.5]], rtol=1e-6)

@@ -16,7 +16,9 @@ from pyimagesearch.identification import (
     identify,
     nearest_enrolled,
     person_folds,
+    power_normalise,
     rank1_accuracy,
+    unit_length,
 )
 
 # Four people, three images each, far apart: every method identifies every query.
@@ -164,3 +166,12 @@ def test_backbone_layer_features_are_unit_length_and_the_same_for_a_mirrored_fac
         backbone_layer_features(faces, ("block_99",), size=64)
     with pytest.raises(ValueError, match="backbone="):
         backbone_layer_features(faces, names, backbone="resnet18")
+
+
+def test_power_normalise_takes_signed_roots_then_unit_length():
+    expected = [[2 / 5 ** 0.5, 1 / 5 ** 0.5, 0.0]]
+    np.testing.assert_allclose(power_normalise([[4.0, 1.0, 0.0]]), expected, rtol=1e-6)
+    np.testing.assert_allclose(power_normalise([[-4.0, 1.0]]), [[-2 / 5 ** 0.5, 1 / 5 ** 0.5]], rtol=1e-6)
+    rows = np.random.default_rng(0).normal(size=(5, 7))
+    np.testing.assert_allclose(power_normalise(rows, power=1.0), unit_length(rows), rtol=1e-6)
+    assert power_normalise(rows).dtype == np.float32
