@@ -43,18 +43,26 @@ def notebooks(root: Path = REPO_ROOT) -> list[Path]:
 
 
 def drop_tf_log_lines(notebook) -> None:
-    """Remove TensorFlow's log lines (C++ and its Python logger's) from a notebook's streams."""
+    """Remove TensorFlow's log lines from a notebook's streams, joining the pieces of a stream they split.
+
+    A log line can arrive between two pieces of one ``print`` (``"total:"``, then ``" 5"`` and the
+    line's end): once it is gone, neighbouring outputs of one stream are joined, so no line loses its end.
+    """
     for cell in notebook.cells:
         kept = []
         for output in cell.get("outputs", []):
             if output.get("output_type") == "stream":
                 lines = [line for line in output.text.splitlines(True) if not _TF_LOG_LINE.match(line)]
                 output.text = "".join(lines)
-                if not output.text.strip():
+                if not output.text:
+                    continue
+                previous = kept[-1] if kept else {}
+                if previous.get("output_type") == "stream" and previous.get("name") == output.name:
+                    previous.text += output.text
                     continue
             kept.append(output)
         if cell.cell_type == "code":
-            cell.outputs = kept
+            cell.outputs = [o for o in kept if o.get("output_type") != "stream" or o.text.strip()]
 
 
 def compress_png_outputs(notebook, colors: int = 256, max_width: int = 640) -> None:

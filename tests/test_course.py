@@ -37,6 +37,22 @@ def test_tf_log_lines_are_dropped_and_other_stderr_kept():
     nbformat.validate(notebook)
 
 
+def test_a_print_split_by_a_log_line_is_joined_again():
+    log = "I0000 00:00:1795788234.200075   29417 device_compiler.h:208] Compiled cluster using XLA!\n"
+    cell = new_code_cell("print('model file:', path)", outputs=[
+        new_output("stream", name="stdout", text="model file:"),
+        new_output("stream", name="stderr", text=log),
+        new_output("stream", name="stdout", text=" a.keras\n"),
+        new_output("stream", name="stdout", text="pixels in [0, 1]"),
+        new_output("stream", name="stderr", text=log),
+        new_output("stream", name="stdout", text="\n"),
+    ])
+    notebook = new_notebook(cells=[cell])
+    course.drop_tf_log_lines(notebook)
+    assert [(o.name, o.text) for o in notebook.cells[0].outputs] == [
+        ("stdout", "model file: a.keras\npixels in [0, 1]\n")]
+
+
 def test_papermill_paths_are_made_relative_to_the_repository():
     notebook = new_notebook()
     notebook.metadata["papermill"] = {"input_path": str(course.REPO_ROOT / "04_x" / "a.ipynb"),
