@@ -36,8 +36,7 @@ class FaceService:
 
     def face(self, path: str | Path) -> np.ndarray:
         """The photo's face as the embedding expects it (errors name the photo)."""
-        from pyimagesearch.deploy import face_from_photo
-        from pyimagesearch.face_detection import FaceDetector
+        from pyimagesearch.face_detection import FaceDetector, face_from_photo
 
         with self.lock:
             if self.detector is None:
@@ -104,14 +103,21 @@ def _upload_name(error: Exception) -> str:
 
 def load_service(path: str | Path) -> FaceService:
     """The service notebook 07 saved (``service.json`` beside its embedding and gallery)."""
-    import keras
-
-    import pyimagesearch.layers  # noqa: F401  (registers the course's layers for safe loading)
+    from pyimagesearch.quiet import import_keras
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no service file; run notebook 07_deploy first")
-    record = json.loads(path.read_text())
+    try:
+        record = json.loads(path.read_text())
+        missing = {"embedding", "gallery", "size", "threshold"} - set(record)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{path}: not a service file ({error})") from None
+    if missing:
+        raise ValueError(f"{path}: not a service file (no {', '.join(sorted(missing))})")
+    keras = import_keras()
+    import pyimagesearch.layers  # noqa: F401  (registers the course's layers for safe loading)
+
     folder = path.parent
     embedding = keras.models.load_model(folder / record["embedding"])
     gallery = FaceGallery.load(folder / record["gallery"])

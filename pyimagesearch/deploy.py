@@ -1,27 +1,18 @@
-"""Chapter 07: a photo made into the face the models expect, the pair-verification model built on a
-face embedding, and its exports (a SavedModel for TensorFlow Serving, ONNX for ONNX Runtime)."""
+"""Chapter 07: the pair-verification model built on a face embedding and its exports (a SavedModel
+for TensorFlow Serving, ONNX for ONNX Runtime)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import keras
 import numpy as np
 from keras import layers, ops
 
 from pyimagesearch import models  # noqa: F401 (registers MirrorImage: notebook 05.2's file loads)
-from pyimagesearch.face_detection import FaceDetector, crop
-from pyimagesearch.images import ImageError, read_image
 from pyimagesearch.layers import EuclideanDistance
 
-CROP_MARGIN = 0.2  # as chapter 05.1 cropped LFW
 EMBEDDING_FILE = "05_embedding.keras"  # what notebook 05.2 saves
-MAX_PHOTO_BYTES = 20_000_000
-
-
-class NoFaceError(ValueError):
-    """A photo in which the detector finds no face; the message names the photo."""
 
 
 @keras.saving.register_keras_serializable(package="pyimagesearch")
@@ -49,21 +40,6 @@ def build_verifier(embedding: keras.Model, threshold: float) -> keras.Model:
     same = SameWithin(threshold, name="same")(distance)
     return keras.Model({"face_a": face_a, "face_b": face_b}, {"distance": distance, "same": same},
                        name="face_verifier")
-
-
-def face_from_photo(path: str | Path, detector: FaceDetector, size: int) -> np.ndarray:
-    """The largest face of a photo, cropped as chapter 05.1 did, as ``(size, size, 3)`` uint8 grey RGB."""
-    path = Path(path)
-    if path.is_file() and path.stat().st_size > MAX_PHOTO_BYTES:
-        megabytes = path.stat().st_size / 1e6
-        raise ImageError(f"{path}: {megabytes:.0f} MB, more than {MAX_PHOTO_BYTES / 1e6:.0f} MB")
-    photo = read_image(path, mode="bgr")
-    faces = detector.detect(photo)
-    if not faces:
-        raise NoFaceError(f"{path}: no face found")
-    face = crop(photo, max(faces, key=lambda f: f.width * f.height), margin=CROP_MARGIN, size=size)
-    grey = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)  # chapter 05 trained on greyscale LFW
-    return np.repeat(grey[..., None], 3, axis=-1)
 
 
 def export_saved_model(model: keras.Model, folder: str | Path) -> Path:

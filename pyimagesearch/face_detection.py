@@ -19,17 +19,24 @@ import cv2
 import numpy as np
 
 from pyimagesearch.datasets import FACE_DETECTOR, ChecksumError, face_detector_files, verify
+from pyimagesearch.images import ImageError, read_image
 
 KINDS = ("caffe", "tensorflow", "yunet")
 SSD_SIZE = (300, 300)
 SSD_MEAN = (104.0, 177.0, 123.0)
 YUNET_MAX_SIDE = 640
 TEXT_MODELS = (".prototxt", ".pbtxt")
+CROP_MARGIN = 0.2  # as chapter 05.1 cropped LFW
+MAX_PHOTO_BYTES = 20_000_000
 PROTOBUF_WIRE_TYPES = (0, 1, 2, 5)
 
 
 class DetectorError(RuntimeError):
     """A face detector's model files cannot be loaded."""
+
+
+class NoFaceError(ValueError):
+    """A photo in which the detector finds no face; the message names the photo."""
 
 
 @dataclass(frozen=True)
@@ -220,6 +227,30 @@ def crop(image: np.ndarray, detection: Detection, margin: float = 0.2, size: int
     region = image[y1:y2, x1:x2]
     shrink = region.shape[0] > size or region.shape[1] > size
     return cv2.resize(region, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def read_photo(path: str | Path) -> np.ndarray:
+    """A photo as a BGR array, refused (naming it) when it is too large or not an image."""
+    path = Path(path)
+    if path.is_file() and path.stat().st_size > MAX_PHOTO_BYTES:
+        megabytes = path.stat().st_size / 1e6
+        raise ImageError(f"{path}: {megabytes:.0f} MB, more than {MAX_PHOTO_BYTES / 1e6:.0f} MB")
+    return read_image(path, mode="bgr")
+
+
+def largest_face(photo: np.ndarray, detector: FaceDetector, size: int, name: str | Path) -> np.ndarray:
+    """The photo's largest face, cropped as chapter 05.1 did, as ``(size, size, 3)`` uint8 grey RGB."""
+    faces = detector.detect(photo)
+    if not faces:
+        raise NoFaceError(f"{name}: no face found")
+    face = crop(photo, max(faces, key=lambda f: f.width * f.height), margin=CROP_MARGIN, size=size)
+    grey = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)  # chapter 05 trained on greyscale LFW
+    return np.repeat(grey[..., None], 3, axis=-1)
+
+
+def face_from_photo(path: str | Path, detector: FaceDetector, size: int) -> np.ndarray:
+    """The largest face of the photo file at ``path`` (errors name the file)."""
+    return largest_face(read_photo(path), detector, size, path)
 
 
 # ---------------------------------------------------------------- the detector

@@ -282,7 +282,9 @@ def _download(resource: Resource, cache_note: str | None = None) -> Path:
 
     ``cache_note`` says what became of a corrupt cached copy, for the not-found message.
     """
-    import keras  # deferred: only downloads need Keras
+    from pyimagesearch.quiet import import_keras
+
+    keras = import_keras()  # deferred: only downloads need Keras
 
     target = config.cache_dir() / resource.relpath
     target.parent.mkdir(parents=True, exist_ok=True)  # else get_file falls back to /tmp

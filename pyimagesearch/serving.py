@@ -71,9 +71,8 @@ def predict(url: str, model: str, body: dict, timeout: float = 30) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The ``verify`` command: crop both faces, ask the server, print the verdict as JSON."""
-    from pyimagesearch.deploy import face_from_photo
-    from pyimagesearch.face_detection import FaceDetector
+    """The ``verify`` command: read both photos, crop their faces, ask the server, print its verdict."""
+    from pyimagesearch.face_detection import FaceDetector, largest_face, read_photo
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -85,8 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     verify.add_argument("--format", choices=FORMATS, default="instances", help="REST request format")
     args = parser.parse_args(argv)
     try:
+        photos = [read_photo(photo) for photo in args.photos]  # before the detector loads or downloads
         detector = FaceDetector()
-        faces = [face_from_photo(photo, detector, args.size) for photo in args.photos]
+        faces = [largest_face(image, detector, args.size, photo)
+                 for image, photo in zip(photos, args.photos, strict=True)]
     except (ValueError, OSError) as error:  # ImageError, NoFaceError, missing detector files
         print(f"error: {error}", file=sys.stderr)
         return 1

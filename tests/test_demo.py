@@ -12,8 +12,24 @@ import pytest
 from pyimagesearch.gallery import FaceGallery
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.mirror
+NO_BROWSER = ("needs a Chromium browser: install the system's (Debian/Ubuntu: sudo apt-get install chromium) "
+              "or Playwright's (.venv/bin/python -m playwright install chromium)")
+
+
+def chromium() -> str | None:
+    """The system's Chromium, else the one ``playwright install chromium`` downloaded, else None."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        bundled = p.chromium.executable_path
+    return bundled if os.path.isfile(bundled) else None
+
+
+CHROMIUM = chromium()
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +76,7 @@ def test_client_verifies_identifies_and_reports_a_bad_upload(demo, photos, tmp_p
     assert verdict.startswith("Cannot use this upload: ")
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_BROWSER)
 def test_browser_uploads_two_photos_and_reads_the_verdict(demo, photos, tmp_path):
     from playwright.sync_api import sync_playwright
 

@@ -89,7 +89,7 @@ def test_serving_tool_names_a_bad_photo_and_an_unreachable_server(tmp_path):
     run = subprocess.run([sys.executable, "-m", "pyimagesearch.serving", "verify", str(photo), str(photo)],
                          capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
     assert run.returncode == 1
-    assert run.stderr.strip().startswith(f"error: {photo}: not an image file")
+    assert len(run.stderr.splitlines()) == 1 and run.stderr.startswith(f"error: {photo}: not an image file")
     with pytest.raises(ConnectionError, match="no TensorFlow Serving server answers"):
         serving.predict("http://127.0.0.1:9", "face_verifier", {"instances": []}, timeout=5)
 
