@@ -32,8 +32,12 @@ def native_stderr_silenced() -> Iterator[None]:
 
 
 def import_keras():
-    """Keras with its backend imported, TensorFlow's start-up lines silenced (later logs at level 2)."""
+    """Keras with its backend imported, TensorFlow's start-up lines silenced (later logs: errors only)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with native_stderr_silenced():
         import keras  # imports its backend (TensorFlow) too
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.get_logger().setLevel("ERROR")  # e.g. no "triggered tf.function retracing" warnings
     return keras
