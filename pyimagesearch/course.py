@@ -6,6 +6,7 @@
     python -m pyimagesearch.course --from 04            # start at a chapter
     python -m pyimagesearch.course --only 03_compare-images  # only the notebooks under a path
     python -m pyimagesearch.course --extras             # also the extra runs (Fashion-MNIST)
+    python -m pyimagesearch.course --main               # the main paths only, no "going further" notebooks
 
 Executed notebooks are saved under ``output/<mode>/notebooks/``, so a run never touches the
 tracked notebooks unless a full run is given ``--in-place``. With ``--extras`` the chapters in
@@ -34,6 +35,11 @@ EXTRA_RUNS: dict[str, list[dict]] = {
 # TensorFlow's C++ start-up lines, which no environment variable silences in TF 2.21.
 _TF_LOG_LINE = re.compile(r"^(WARNING: All log messages before absl|[IWE]\d{4} \S+\s+\d+ \S+\.(cc|h):\d+\]"
                           r"|To enable the following instructions|WARNING:tensorflow:)")
+
+
+def is_going_further(notebook: Path) -> bool:
+    """A chapter's "going further" notebook: its number has a letter, e.g. ``04b_in_batch_training``."""
+    return re.match(r"^\d+[a-z]_", notebook.name) is not None
 
 
 def notebooks(root: Path = REPO_ROOT) -> list[Path]:
@@ -116,11 +122,14 @@ def run_notebook(path: Path, target: Path | None = None, parameters: dict | None
     import nbformat
     import papermill
 
+    from pyimagesearch.quiet import native_stderr_silenced
+
     target = target or path
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(path, target, parameters=parameters or None, cwd=path.parent,
-                                   kernel_name="python3", progress_bar=False)
+        with native_stderr_silenced():  # the kernel's start-up lines; its cells' output stays in the notebook
+            papermill.execute_notebook(path, target, parameters=parameters or None, cwd=path.parent,
+                                       kernel_name="python3", progress_bar=False)
     finally:
         if target.exists():
             notebook = nbformat.read(target, as_version=4)
@@ -132,11 +141,13 @@ def run_notebook(path: Path, target: Path | None = None, parameters: dict | None
     return time.perf_counter() - start
 
 
-def runs_from(start: str = "", only: tuple[str, ...] = (),
-              extras: bool = False) -> list[tuple[Path, str, dict | None]]:
-    """(notebook, name of its saved copy, parameters) for every run: chapters from ``start`` on,
-    or only the notebooks under the paths in ``only``, then (``extras``) their extra runs."""
-    selected = [p for p in notebooks() if p.relative_to(REPO_ROOT).parts[0][:2] >= start[:2]]
+def runs_from(start: str = "", only: tuple[str, ...] = (), extras: bool = False,
+              main: bool = False) -> list[tuple[Path, str, dict | None]]:
+    """(notebook, name of its saved copy, parameters) for every run: chapters from ``start`` on
+    (``main``: without the "going further" notebooks), or only the notebooks under the paths in
+    ``only``, then (``extras``) their extra runs."""
+    selected = [p for p in notebooks() if p.relative_to(REPO_ROOT).parts[0][:2] >= start[:2]
+                and not (main and is_going_further(p))]
     if only:
         wanted = [(REPO_ROOT / o).resolve() for o in only]
         selected = [p for p in selected if any(p == w or w in p.parents for w in wanted)]
@@ -158,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extras", action="store_true",
                         help="also the extra runs: " + ", ".join(f"{folder} with {params}" for folder, runs
                                                                   in EXTRA_RUNS.items() for params in runs))
+    parser.add_argument("--main", action="store_true", help='main paths only, no "going further" notebooks')
     parser.add_argument("--in-place", action="store_true",
                         help="full mode: save the course's notebooks in place with their outputs")
     args = parser.parse_args(argv)
@@ -165,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--in-place saves full-mode runs only; a quick run never touches the notebooks")
     mode = "quick" if args.quick else "full"
     os.environ[QUICK_ENV] = "1" if args.quick else "0"
-    runs = runs_from(args.start, tuple(args.only), args.extras)
+    runs = runs_from(args.start, tuple(args.only), args.extras, args.main)
     if not runs:
         parser.error("no notebook matches --from/--only")
     began = time.perf_counter()

@@ -66,9 +66,9 @@ def build_siamese(extractor: keras.Model, head: str = "sigmoid") -> keras.Model:
     ``head="distance"``: the distance itself (train with the contrastive loss).
     ``head="l1"``: ``Dense(1, sigmoid)`` on ``|a - b|``, each coordinate weighed on its own
     (Koch et al.'s one-shot head; binary cross-entropy).
-    The sigmoid head starts with weight -1 (a larger distance means "less alike"): with
-    Keras' random initial weight, positive for about half of all seeds, training on
-    MNIST stays at chance.
+    The sigmoid head starts at weight -1 (a larger distance means "less alike"; Keras' random
+    weight is positive for about half of all seeds, and then training stays at chance) and
+    bias 1 (a pair at distance 1 is a coin flip; with bias 0 every pair starts as "different").
     """
     if head not in SIAMESE_HEADS:
         raise ValueError(f"head={head!r}: choose one of {', '.join(SIAMESE_HEADS)}")
@@ -83,7 +83,7 @@ def build_siamese(extractor: keras.Model, head: str = "sigmoid") -> keras.Model:
     outputs = distance = EuclideanDistance(name="distance")([a, b])
     if head == "sigmoid":
         outputs = layers.Dense(1, activation="sigmoid", kernel_initializer=initializers.Constant(-1.0),
-                               name="same_probability")(distance)
+                               bias_initializer=initializers.Constant(1.0), name="same_probability")(distance)
     return keras.Model([left, right], outputs, name=f"siamese_{head}")
 
 

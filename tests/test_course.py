@@ -2,6 +2,7 @@
 
 import base64
 import io
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -133,10 +134,17 @@ def test_wide_png_outputs_are_scaled_to_the_maximum_width():
     assert image.size == (500, 50)
 
 
+def test_going_further_notebooks_are_told_by_the_letter_after_their_number():
+    assert course.is_going_further(Path("04b_in_batch_training.ipynb"))
+    assert not course.is_going_further(Path("04_contrastive_loss.ipynb"))
+    assert not course.is_going_further(Path("00_GPU_Setup.ipynb"))
+
+
 def test_runs_from_selects_folders_and_adds_the_extra_runs_when_asked():
     names = [name for _, name, _ in course.runs_from(only=("04_contrastive-loss",))]
-    assert names == ["04_contrastive_loss.ipynb"]
-    runs = course.runs_from(only=("04_contrastive-loss",), extras=True)
+    assert names == ["04_contrastive_loss.ipynb", "04b_in_batch_training.ipynb"]
+    assert [name for _, name, _ in course.runs_from(only=("04_contrastive-loss",), main=True)] == names[:1]
+    runs = course.runs_from(only=("04_contrastive-loss/04_contrastive_loss.ipynb",), extras=True)
     assert [(p.relative_to(course.REPO_ROOT).as_posix(), name, params) for p, name, params in runs] == [
         ("04_contrastive-loss/04_contrastive_loss.ipynb", "04_contrastive_loss.ipynb", None),
         ("04_contrastive-loss/04_contrastive_loss.ipynb", "04_contrastive_loss-fashion_mnist.ipynb",
@@ -162,3 +170,22 @@ def test_a_quick_run_leaves_the_tracked_files_untouched(tmp_path, monkeypatch):
 def test_in_place_is_refused_in_quick_mode():
     with pytest.raises(SystemExit):
         course.main(["--quick", "--in-place"])
+
+
+def test_the_runner_prints_nothing_of_the_kernels_stderr(tmp_path):
+    import subprocess
+    import sys
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import os, sys\nos.write(2, b'I0000 port.cc:153] oneDNN custom operations are on\\n')\n"
+        "print('to stderr', file=sys.stderr)\nprint('to stdout')")])
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(notebook, path)
+    code = ("from pathlib import Path\nfrom pyimagesearch.course import run_notebook\n"
+            f"run_notebook(Path({str(path)!r}))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         cwd=course.REPO_ROOT)
+    assert run.returncode == 0 and run.stderr == ""
+    outputs = nbformat.read(path, as_version=4).cells[0].outputs
+    streams = [(o.name, o.text) for o in outputs if o.output_type == "stream"]
+    assert ("stdout", "to stdout\n") in streams and ("stderr", "to stderr\n") in streams  # kept in the notebook

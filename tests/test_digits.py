@@ -25,7 +25,7 @@ def small_split(n: int = 40) -> digits.Split:
     return digits.Split(images, labels, pairs, pair_labels)
 
 
-def test_train_siamese_course_on_pairs_improved_in_batch(monkeypatch):
+def test_train_siamese_on_pairs_or_in_batch(monkeypatch):
     settings = Settings(quick=True, seed=0, output_dir=Path("unused"))
     calls = []
     monkeypatch.setattr(digits, "train_pairs", lambda *args, **kwargs: calls.append(("pairs", args[:2])))
@@ -33,10 +33,11 @@ def test_train_siamese_course_on_pairs_improved_in_batch(monkeypatch):
                         calls.append(("in-batch", (extractor.layers[-1].name, head, epochs, batch_size))))
     splits = {"train": small_split()}
     digits.train_siamese("course", "sigmoid", splits, settings)
-    digits.train_siamese("improved", "distance", splits, settings)
     digits.train_siamese("improved", "sigmoid", splits, settings)
-    budget = digits.budget("improved", quick=True)
-    assert calls == [("pairs", ("course", "sigmoid")),
+    digits.train_siamese("improved", "distance", splits, settings, in_batch=True)
+    digits.train_siamese("improved", "sigmoid", splits, settings, in_batch=True)
+    budget = digits.budget("in-batch", quick=True)
+    assert calls == [("pairs", ("course", "sigmoid")), ("pairs", ("improved", "sigmoid")),
                      ("in-batch", ("unit_length", "distance", *budget)),  # the contrastive margin's scale
                      ("in-batch", ("embedding", "sigmoid", *budget))]
 
@@ -90,8 +91,9 @@ def test_compare_images_scores_one_pair():
     a, b = sorted(EXAMPLES.glob("digit*.png"))[:2]
     itself = digits.compare_images(model, a, a)
     assert isinstance(itself, float)
-    assert itself == pytest.approx(1 / (1 + np.exp(np.sqrt(keras.config.epsilon()))), abs=1e-6)
-    assert digits.compare_images(model, a, b) < itself  # the head starts with weight -1
+    # the head starts at weight -1 and bias 1: sigmoid(1 - sqrt(eps)) for an image with itself
+    assert itself == pytest.approx(1 / (1 + np.exp(np.sqrt(keras.config.epsilon()) - 1)), abs=1e-6)
+    assert digits.compare_images(model, a, b) < itself
 
 
 def test_find_or_train_model(tmp_path, monkeypatch, capsys):
@@ -106,12 +108,12 @@ def test_find_or_train_model(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(digits, "train_siamese", fake_train)
     monkeypatch.setattr(digits, "load_digit_splits", lambda dataset, quick: {})
     path = digits.find_or_train_model(full)
-    assert path == tmp_path / "quick" / "mnist_course_bce.keras" and path.is_file()
-    assert trained == [("course", "sigmoid", True, "quick")]
+    assert path == tmp_path / "quick" / "mnist_improved_bce.keras" and path.is_file()
+    assert trained == [("improved", "sigmoid", True, "quick")]
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 1 and "mnist_course_bce.keras is not in" in lines[0] and "quick model" in lines[0]
+    assert len(lines) == 1 and "mnist_improved_bce.keras is not in" in lines[0] and "quick model" in lines[0]
     assert digits.find_or_train_model(full) == path  # the quick model is found, not trained again
     assert len(trained) == 1 and "using chapter 02's quick model" in capsys.readouterr().out
-    (full.output_dir / "mnist_course_bce.keras").write_bytes(b"")
-    assert digits.find_or_train_model(full) == full.output_dir / "mnist_course_bce.keras"
+    (full.output_dir / "mnist_improved_bce.keras").write_bytes(b"")
+    assert digits.find_or_train_model(full) == full.output_dir / "mnist_improved_bce.keras"
     assert capsys.readouterr().out == ""
