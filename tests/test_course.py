@@ -188,4 +188,4 @@ def test_the_runner_prints_nothing_of_the_kernels_stderr(tmp_path):
     assert run.returncode == 0 and run.stderr == ""
     outputs = nbformat.read(path, as_version=4).cells[0].outputs
     streams = [(o.name, o.text) for o in outputs if o.output_type == "stream"]
-    assert ("stdout", "to stdout\n") in streams and ("stderr", "to stderr\n") in streams  # kept in the notebook
+    assert ("stdout", "to stdout\n") in streams and ("stderr", "to stderr\n") in streams  # in the notebook
