@@ -172,36 +172,47 @@ def training_batches(variant: str, x: np.ndarray, labels, config: FaceTrainConfi
     raise ValueError(f"variant={variant!r}: choose one of {', '.join(METHODS)}")
 
 
+def variant_loss(variant: str, config: FaceTrainConfig) -> keras.losses.Loss | None:
+    """The Keras loss a variant compiles with; None for random triplets (the ``SiameseModel`` has its own)."""
+    if variant not in METHODS:
+        raise ValueError(f"variant={variant!r}: choose one of {', '.join(METHODS)}")
+    return {"random triplets": None,
+            "batch-hard triplets": MinedTripletLoss("hard", config.margin),
+            "contrastive pairs": ContrastiveLoss(config.contrastive_margin),
+            "cosface": CosFaceLoss(config.cosface_scale, config.cosface_margin)}[variant]
+
+
 def compiled_model(variant: str, model: keras.Model, config: FaceTrainConfig,
-                   n_classes: int = 2) -> keras.Model:
+                   n_classes: int = 2, loss: keras.losses.Loss | None = None) -> keras.Model:
     """``model`` wrapped and compiled for a variant's loss (the wrapper shares its weights).
 
-    ``n_classes``: the training identities, for the cosine classifier of ``"cosface"``.
+    ``n_classes``: the training identities, for the cosine classifier of ``"cosface"``;
+    ``loss``: a Keras loss in place of the variant's own (:func:`variant_loss`), e.g. a
+    notebook's version of it.
     """
     optimizer = keras.optimizers.Adam(config.learning_rate)
+    loss = variant_loss(variant, config) if loss is None else loss
     if variant == "random triplets":
+        if loss is not None:
+            raise ValueError("random triplets: the SiameseModel computes its own triplet loss; pass no loss=")
         wrapper = siamese_model(model, margin=config.margin)
-        wrapper.compile(optimizer=optimizer)
     elif variant == "batch-hard triplets":
         wrapper = model
-        wrapper.compile(optimizer=optimizer, loss=MinedTripletLoss("hard", config.margin))
     elif variant == "contrastive pairs":
         wrapper = build_siamese(model, head="distance")
-        wrapper.compile(optimizer=optimizer, loss=ContrastiveLoss(config.contrastive_margin))
-    elif variant == "cosface":
+    else:
         cosines = CosineLogits(n_classes, name="cosine_logits")(model.outputs[0])
         wrapper = keras.Model(model.inputs[0], cosines)
-        wrapper.compile(optimizer=optimizer, loss=CosFaceLoss(config.cosface_scale, config.cosface_margin))
-    else:
-        raise ValueError(f"variant={variant!r}: choose one of {', '.join(METHODS)}")
+    wrapper.compile(optimizer=optimizer, loss=loss)
     return wrapper
 
 
 def fit(variant: str, model: keras.Model, x: np.ndarray, labels, config: FaceTrainConfig,
-        validation: tuple[np.ndarray, np.ndarray] | None = None, verbose: int = 2) -> dict:
-    """Train ``model`` (images or cached features ``x``) with a variant's loss; returns the history."""
+        validation: tuple[np.ndarray, np.ndarray] | None = None, verbose: int = 2,
+        loss: keras.losses.Loss | None = None) -> dict:
+    """Train ``model`` (images or cached features ``x``) with the variant's loss or ``loss``; the history."""
     rng = np.random.default_rng(config.seed)
-    wrapper = compiled_model(variant, model, config, n_classes=len(np.unique(labels)))
+    wrapper = compiled_model(variant, model, config, n_classes=len(np.unique(labels)), loss=loss)
     val = None if validation is None else training_batches(variant, *validation, config, seed=config.seed)
     history = wrapper.fit(training_batches(variant, x, labels, config, seed=rng), validation_data=val,
                           epochs=config.epochs, verbose=verbose)
@@ -214,17 +225,15 @@ def indexed_pair_distances(embeddings: np.ndarray, index: np.ndarray) -> np.ndar
 
 
 def train_without(variant: str, faces: lfw.Faces, pairs: LFWPairs, group: list[int], x: np.ndarray,
-                  config: FaceTrainConfig, weights: str | None, verbose: int = 0) -> keras.Model:
-    """A fresh embedding trained on everyone outside the folds of ``group``; returns its trainable part."""
+                  config: FaceTrainConfig, weights: str | None, loss: keras.losses.Loss | None = None,
+                  verbose: int = 0) -> tuple[keras.Model, dict]:
+    """A fresh embedding trained on everyone outside the folds of ``group``: its trainable part, history."""
     keras.utils.set_random_seed(config.seed)
     model = new_trainable(config, weights, x.shape[1:])
     train = lfw.training_mask(faces, pairs, group)
     trained = model if config.cut is None else with_mirrors(model)  # a random one of face and mirror
-    history = fit(variant, trained, x[train], faces.identities[train], config, verbose=verbose)
-    people = len(np.unique(faces.identities[train]))
-    print(f"folds {group}: trained on {train.sum():,} faces of {people:,} people, "
-          f"loss {history['loss'][0]:.4f} -> {history['loss'][-1]:.4f}", flush=True)
-    return model
+    history = fit(variant, trained, x[train], faces.identities[train], config, verbose=verbose, loss=loss)
+    return model, history
 
 
 def model_pair_distances(model: keras.Model, x: np.ndarray, index: np.ndarray,
@@ -257,11 +266,12 @@ def mirror_pair_distances(model: keras.Model, activations: np.ndarray, index: np
 
 def protocol_distances(variant: str, faces: lfw.Faces, pairs: LFWPairs, config: FaceTrainConfig,
                        weights: str | None, groups: list[list[int]], features: np.ndarray | None = None,
-                       verbose: int = 0) -> np.ndarray:
+                       loss: keras.losses.Loss | None = None, verbose: int = 0) -> np.ndarray:
     """Each pair's distance from a model trained on none of the people of that pair's fold group.
 
     One fresh embedding per group of folds, trained on the faces of everyone outside the
-    group (``lfw.training_mask``), scores the group's pairs. ``features``: the frozen
+    group (``lfw.training_mask``) with the variant's loss or ``loss``, scores the group's
+    pairs; one line reports the models' mean loss per epoch. ``features``: the frozen
     backbone's pooled features of ``faces`` (needed when ``config.frozen``), or with
     ``config.cut`` its cached face-and-mirror activations; then the result is ``(P, 2)``:
     each pair's distance without and with flip averaging (:func:`mirror_pair_distances`).
@@ -271,10 +281,13 @@ def protocol_distances(variant: str, faces: lfw.Faces, pairs: LFWPairs, config: 
     x = features if config.frozen else faces.images
     index = lfw.pair_indices(faces, pairs)
     distances = np.full((len(pairs), 2) if config.cut else len(pairs), np.nan)
+    losses = []
     for group in groups:
-        model = train_without(variant, faces, pairs, group, x, config, weights, verbose)
+        model, history = train_without(variant, faces, pairs, group, x, config, weights, loss, verbose)
+        losses.append(history["loss"])
         rows = np.isin(pairs.folds, group)
         score = mirror_pair_distances if config.cut else model_pair_distances
         distances[rows] = score(model, x, index[rows])
+    curve = " -> ".join(f"{value:.4f}" for value in np.mean(losses, axis=0))
+    print(f"{len(groups)} models, mean training loss by epoch: {curve}", flush=True)
     return distances
-

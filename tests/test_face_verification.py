@@ -37,6 +37,41 @@ def test_each_variant_trains_the_head_and_lowers_its_loss(variant):
     assert any(not np.allclose(a, b) for a, b in zip(before, head.get_weights(), strict=True))
 
 
+class ScaledLoss(keras.losses.Loss):
+    """A stand-in for a reader's loss: the variant's own loss times ``factor``."""
+
+    def __init__(self, inner, factor):
+        super().__init__(name="scaled")
+        self.inner, self.factor = inner, factor
+
+    def call(self, y_true, y_pred):
+        return self.factor * self.inner(y_true, y_pred)
+
+
+@pytest.mark.parametrize("variant", ["batch-hard triplets", "contrastive pairs", "cosface"])
+def test_fit_trains_with_the_loss_it_is_given(variant):
+    people = np.repeat(np.arange(12), 3)
+    x = features_of_people(people)
+    curves = []
+    for factor in (None, 0.0, 3.0):
+        keras.utils.set_random_seed(0)
+        head = build_embedding_head(x.shape[1], CONFIG.embedding_dim, dropout=0.0)
+        before = [w.copy() for w in head.get_weights()]
+        loss = None if factor is None else ScaledLoss(fv.variant_loss(variant, CONFIG), factor)
+        curves.append(fv.fit(variant, head, x, people, CONFIG, verbose=0, loss=loss)["loss"])
+        if factor == 0.0:  # a loss that is always 0 trains nothing
+            assert all(np.allclose(a, b) for a, b in zip(before, head.get_weights(), strict=True))
+    own, zero, tripled = curves
+    assert all(value == 0.0 for value in zero)
+    assert tripled[0] == pytest.approx(3 * own[0], rel=1e-4)  # same model and batch: three times the loss
+
+
+def test_random_triplets_take_no_loss_argument():
+    head = build_embedding_head(6, CONFIG.embedding_dim)
+    with pytest.raises(ValueError, match="SiameseModel computes its own"):
+        fv.compiled_model("random triplets", head, CONFIG, loss=keras.losses.MeanSquaredError())
+
+
 def test_batches_have_the_budget_of_the_config():
     people = np.repeat(np.arange(12), 3)
     x = features_of_people(people)
