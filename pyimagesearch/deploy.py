@@ -3,6 +3,7 @@ for TensorFlow Serving, ONNX for ONNX Runtime)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -107,3 +108,89 @@ def ensure_embedding(settings) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{relative_to_repo(path)}: notebook 05.2 ran but saved no embedding")
     return path
+
+
+@dataclass(frozen=True)
+class EmbeddedPairs:
+    """Chapter 05.2's embedding, every face crop's embedding and LFW's pairs of folds 0-4.
+
+    ``faces``/``vectors``: the people of those ``pairs``, whose faces the embedding never trained
+    on; ``index``: each pair's two rows of ``faces``; ``val`` (folds 0-1) and ``test`` (folds 2-4)
+    select pairs; ``train_faces``/``train_vectors``: everyone else (to train a head on).
+    """
+
+    embedding: keras.Model
+    pairs: object  # LFWPairs
+    faces: object  # lfw.Faces
+    vectors: np.ndarray
+    index: np.ndarray
+    train_faces: object  # lfw.Faces
+    train_vectors: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.embedding.input_shape[1])
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.asarray(self.pairs.labels)
+
+    @property
+    def val(self) -> np.ndarray:
+        return np.asarray(self.pairs.folds) <= 1
+
+    @property
+    def test(self) -> np.ndarray:
+        return np.asarray(self.pairs.folds) >= 2
+
+    @property
+    def distances(self) -> np.ndarray:
+        """The pairs' Euclidean distances between embeddings (float32)."""
+        return np.linalg.norm(self.vectors[self.index[:, 0]] - self.vectors[self.index[:, 1]], axis=1)
+
+
+def embedded_pairs(settings) -> EmbeddedPairs:
+    """Chapter 05.2's embedding (made first if missing) applied to every face crop, and the pairs.
+
+    The faces' flip-averaged embeddings come from notebook 05.2's float16 cache of the frozen
+    front's activations (``fv.cached_activations``, made here if missing) and the saved model's
+    tail (``fv.embed_cached``), as notebook 05.2 embedded its test people.
+    """
+    from pyimagesearch import datasets, lfw
+    from pyimagesearch import face_verification as fv
+
+    embedding = keras.models.load_model(ensure_embedding(settings))
+    all_pairs = datasets.load_lfw_pairs()
+    protocol = settings.pick(all_pairs.first(10), all_pairs)
+    pairs = protocol.subset(protocol.folds <= 4)
+    all_faces = lfw.load_faces(lfw.ensure_crops(settings), size=embedding.input_shape[1])
+    front, tail = embedding.get_layer("mobilenet_v2_front"), embedding.get_layer("tail_embedding")
+    all_vectors = fv.embed_cached(tail, fv.cached_activations(front, all_faces.images,
+                                                              settings.output_dir / "cache"))
+    in_pairs = np.isin(all_faces.identities, sorted(pairs.people()))
+    faces = all_faces.subset(in_pairs)
+    return EmbeddedPairs(embedding, pairs, faces, all_vectors[in_pairs], lfw.pair_indices(faces, pairs),
+                         all_faces.subset(~in_pairs), all_vectors[~in_pairs])
+
+
+def show_verdicts(faces_a, faces_b, distances, same, truth, threshold: float, title: str = "",
+                  path: str | Path | None = None, ncols: int = 4):
+    """Pairs of faces, each titled with its distance and verdict: green where right, red where wrong."""
+    import matplotlib.pyplot as plt
+
+    from pyimagesearch.plots import _pair_strip, _save
+
+    distances, same, truth = (np.asarray(v).ravel() for v in (distances, same, truth))
+    nrows = max(1, -(-len(distances) // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.4 * ncols, 1.75 * nrows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, a, b, d, s, t in zip(axes.ravel(), faces_a, faces_b, distances, same, truth, strict=False):
+        ax.imshow(_pair_strip(a, b))
+        ax.set_title(f"{d:.2f}: {'same' if s else 'different'}", fontsize=9,
+                     color="tab:green" if bool(s) == bool(t) else "tab:red")
+    fig.suptitle(f"{title + ': ' if title else ''}distance <= {threshold:.3f} means the same person; "
+                 "green right, red wrong", fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+    return fig

@@ -14,14 +14,23 @@ INDEXES = ("numpy", "faiss")
 
 
 def threshold_for_far(distances: np.ndarray, same: np.ndarray, far: float) -> float:
-    """The largest distance threshold whose false-accept rate on these pairs is at most ``far``."""
-    different = np.sort(np.asarray(distances, dtype=np.float64)[~np.asarray(same, dtype=bool)])
+    """The largest distance threshold whose false-accept rate on these pairs is at most ``far``.
+
+    A pair is accepted when ``distance <= threshold``. Of the ``n`` different-person pairs, the
+    ``k`` nearest may pass, the most with ``k / n <= far``; the threshold is the largest number
+    below the next smallest of their distances, so pairs tied with that one are all refused. It is
+    taken in the distances' own precision: float32 distances get a float32 threshold, which a
+    comparison in float32 cannot round up onto that next distance.
+    """
+    distances = np.asarray(distances)
+    dtype = distances.dtype.type if np.issubdtype(distances.dtype, np.floating) else np.float64
+    different = np.sort(distances.astype(dtype)[~np.asarray(same, dtype=bool)])
     if different.size == 0:
         raise ValueError("calibration needs pairs of different people")
-    allowed = int(np.floor(far * different.size))  # accepted different-person pairs we may keep
-    if allowed >= different.size:
+    allowed = int(np.count_nonzero(np.arange(1, different.size + 1) / different.size <= far))
+    if allowed == different.size:
         return float(different[-1])
-    return float(np.nextafter(different[allowed], -np.inf))  # just below the first one too many
+    return float(np.nextafter(different[allowed], dtype(-np.inf)))  # just below the first one too many
 
 
 def accept_rates(distances: np.ndarray, same: np.ndarray, threshold: float) -> tuple[float, float]:
@@ -48,16 +57,20 @@ class Match:
 
 @dataclass
 class FaceGallery:
-    """Named unit-length embeddings searched by Euclidean distance (brute force or a FAISS index)."""
+    """Named unit-length embeddings searched by Euclidean distance.
+
+    ``index`` is ``"numpy"`` (brute force, :func:`nearest`), ``"faiss"`` (a flat FAISS index) or a
+    function with :func:`nearest`'s signature, ``(vectors, queries, k) -> (distances, rows)``.
+    """
 
     threshold: float
-    index: str = "numpy"
+    index: str | Callable = "numpy"
     names: list[str] = field(default_factory=list)
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     _faiss: object = field(default=None, repr=False)
 
     def __post_init__(self):
-        if self.index not in INDEXES:
+        if not callable(self.index) and self.index not in INDEXES:
             raise ValueError(f"index={self.index!r}: choose one of {', '.join(INDEXES)}")
 
     def __len__(self) -> int:
@@ -74,6 +87,8 @@ class FaceGallery:
         """(distances, row indices) of the ``k`` nearest enrolled embeddings of each query row."""
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         k = min(k, len(self))
+        if callable(self.index):
+            return self.index(self.vectors, queries, k)
         if self.index == "faiss":
             return self._faiss_search(queries, k)
         return nearest(self.vectors, queries, k)
@@ -110,7 +125,7 @@ class FaceGallery:
         return path
 
     @classmethod
-    def load(cls, path: str | Path, index: str = "numpy") -> FaceGallery:
+    def load(cls, path: str | Path, index: str | Callable = "numpy") -> FaceGallery:
         """Read a gallery written by :meth:`save`."""
         try:
             with np.load(path, allow_pickle=False) as data:

@@ -11,6 +11,10 @@ pairs of the training people and, through callbacks, after every epoch:
   them back into the model when training ends,
 * writes a JSON record of the run next to the weights (``run.json``): configuration, data
   split, seed, library versions, the history and the best epoch so far.
+
+:func:`train_feature_metric` trains chapter 06's Siamese network on frozen features (the
+builder and the loss it is given), and :func:`ensure_cnn` finds notebook 06b's compact CNN,
+running that notebook first when it is missing.
 """
 
 from __future__ import annotations
@@ -256,19 +260,22 @@ def train(images, labels, split: dict[str, np.ndarray], config: TrainConfig, fol
     return TrainResult(model, extractor, history.history, folder)
 
 
-def train_feature_metric(features, labels, split: dict[str, np.ndarray], epochs: int = 200,
-                         learning_rate: float = 1e-2, margin: float = 1.0,
-                         every: int = 10) -> tuple[keras.Model, int]:
+def train_feature_metric(features, labels, split: dict[str, np.ndarray], build=build_feature_metric,
+                         loss: keras.losses.Loss | None = None, epochs: int = 200,
+                         learning_rate: float = 1e-2, every: int = 10) -> tuple[keras.Model, int]:
     """Learn one weight per frozen feature on ``split["train"]`` people; return the model and its epoch.
 
-    All training photos form one batch, every pair scored by the in-batch contrastive loss.
-    Every ``every`` epochs the ROC AUC of all pairs of the validation people is measured, and
-    the weights of the best check are kept: epoch 0, the plain features, competes too.
+    ``build(dim)`` makes the Siamese embedding (one weight per feature, :func:`build_feature_metric`)
+    and ``loss`` trains it (``InBatchContrastiveLoss()`` when None): pass your own to train them.
+    All training photos form one batch, every pair scored by the in-batch loss. Every ``every``
+    epochs the ROC AUC of all pairs of the validation people is measured, and the weights of the
+    best check are kept: epoch 0, the plain features, competes too.
     """
     features, labels = np.asarray(features), np.asarray(labels).ravel()
     train, val = np.isin(labels, split["train"]), np.isin(labels, split["val"])
-    model = build_feature_metric(features.shape[1])
-    model.compile(keras.optimizers.Adam(learning_rate), loss=InBatchContrastiveLoss(margin))
+    model = build(features.shape[1])
+    loss = InBatchContrastiveLoss() if loss is None else loss
+    model.compile(keras.optimizers.Adam(learning_rate), loss=loss)
 
     def val_auc() -> float:
         return roc_auc(*all_pair_distances(model.predict(features[val], verbose=0), labels[val]))
@@ -280,3 +287,30 @@ def train_feature_metric(features, labels, split: dict[str, np.ndarray], epochs:
             best, best_epoch, best_weights = auc, epoch, model.get_weights()
     model.set_weights(best_weights)
     return model, best_epoch
+
+
+CNN_FOLDER = "06_att"  # notebook 06b's run folder under the mode's output folder
+
+
+def ensure_cnn(settings) -> Path:
+    """Notebook 06b's compact CNN (its best epoch's Siamese model), made first by running that notebook."""
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    from pyimagesearch.config import REPO_ROOT, relative_to_repo
+
+    path = settings.output_dir / CNN_FOLDER / "best.keras"
+    if path.is_file():
+        return path
+    notebook = REPO_ROOT / "06_att-face-identification" / "06b_a_cnn_from_scratch.ipynb"
+    print(f"No compact CNN of notebook 06b in {relative_to_repo(settings.output_dir)}: running that notebook "
+          f"in {settings.mode} mode to make it")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    os.environ["SIAMESE_QUICK"] = "1" if settings.quick else "0"
+    nb = nbformat.read(notebook, as_version=4)
+    NotebookClient(nb, timeout=3600, resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    if not path.is_file():
+        raise FileNotFoundError(f"{relative_to_repo(path)}: notebook 06b ran but saved no model")
+    return path

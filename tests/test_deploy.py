@@ -103,8 +103,54 @@ def test_threshold_for_far_keeps_the_false_accept_rate():
     assert threshold_for_far(distances, same, far=0.0) < 0.3
 
 
-@pytest.mark.parametrize("index", ["numpy", "faiss"])
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_threshold_for_far_by_hand_with_ties(dtype):
+    """Different people at 0.3, 0.5, 0.5, 0.7, 0.9 (n = 5), same people at 0.1, 0.2, 0.4, 0.6.
+
+    FAR 0.2 lets one different pair pass: the threshold lies just below 0.5. FAR 0.4 would let
+    two pass, but the second and third are tied at 0.5, so the threshold stays below 0.5 (FAR 0.2).
+    FAR 0.6 lets three pass: just below 0.7. Each threshold is the largest with FAR <= target: the
+    next number up, in the distances' precision, accepts more than the target.
+    """
+    distances = np.array([0.1, 0.3, 0.2, 0.5, 0.4, 0.5, 0.7, 0.6, 0.9], dtype=dtype)
+    same = np.array([1, 0, 1, 0, 1, 0, 0, 1, 0], bool)
+    #            target FAR -> (accepted below, FAR, TAR)
+    by_hand = {0.0: (0.3, 0.0, 0.5), 0.2: (0.5, 0.2, 0.75), 0.4: (0.5, 0.2, 0.75),
+               0.6: (0.7, 0.6, 1.0), 1.0: (None, 1.0, 1.0)}
+    for far, (below, far_expected, tar_expected) in by_hand.items():
+        threshold = threshold_for_far(distances, same, far)
+        if below is None:  # every pair may pass: the largest different distance
+            assert threshold == distances.max()
+        else:
+            assert threshold < distances.dtype.type(below)
+            assert np.nextafter(distances.dtype.type(threshold), distances.dtype.type(np.inf)) == \
+                distances.dtype.type(below)
+        assert accept_rates(distances, same, threshold) == (far_expected, tar_expected)
+        assert accept_rates(distances.astype("float64"), same, threshold) == (far_expected, tar_expected)
+        assert accept_rates(distances, same, threshold)[0] <= far
+        up = np.nextafter(distances.dtype.type(threshold), distances.dtype.type(np.inf))
+        if below is not None:
+            assert accept_rates(distances, same, up)[0] > far  # the largest such threshold
+
+
+def test_threshold_for_far_counts_whole_pairs():
+    """100 different pairs at 0.01, 0.02, ... 1.00 (float32): FAR 1 % lets exactly one pass, 29 % exactly 29.
+
+    (0.29 * 100 is 28.999999999999996 in floating point: rounding it down would let only 28 pass.)
+    """
+    distances = np.r_[np.arange(1, 101) / 100, 0.0].astype("float32")
+    same = np.r_[np.zeros(100, bool), True]  # and one same-person pair at 0
+    for far, passing in ((0.01, 1), (0.29, 29), (0.005, 0)):
+        threshold = threshold_for_far(distances, same, far)
+        assert int((distances[:100] <= threshold).sum()) == passing
+        assert accept_rates(distances, same, threshold) == (passing / 100, 1.0)
+
+@pytest.mark.parametrize("index", ["numpy", "faiss", "function"])
 def test_gallery_identifies_saves_loads_and_says_unknown(tmp_path, index):
+    from pyimagesearch.gallery import nearest
+
+    index = nearest if index == "function" else index  # a search function of one's own
     gallery = FaceGallery(threshold=0.5, index=index)
     gallery.enrol("ada", np.array([[1.0, 0.0], [0.9, 0.1]]))
     gallery.enrol("bob", np.array([0.0, 1.0]))

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from pyimagesearch import training
+from pyimagesearch.config import Settings
 from pyimagesearch.identification import all_pair_distances
+from pyimagesearch.losses import InBatchContrastiveLoss
 from pyimagesearch.metrics import roc_auc
 from pyimagesearch.models import build_face_extractor, build_feature_metric
 from pyimagesearch.plots import plot_embedding_map, show_image, show_nearest_enrolled
@@ -203,3 +205,37 @@ def test_train_feature_metric_learns_to_quiet_a_noisy_feature():
     plain = roc_auc(*all_pair_distances(features[test], people[test]))
     learned = roc_auc(*all_pair_distances(model.predict(features[test], verbose=0), people[test]))
     assert learned > plain + 0.05
+
+
+def test_train_feature_metric_trains_the_network_and_loss_it_is_given():
+    rng = np.random.default_rng(1)
+    people = np.repeat(np.arange(9), 4)
+    features = (rng.normal(size=(9, 6))[people] + 0.3 * rng.normal(size=(36, 6))).astype("float32")
+    split = {"train": np.arange(5), "val": np.arange(5, 7), "test": np.arange(7, 9)}
+    built = []
+
+    def build(dim: int) -> keras.Model:
+        built.append(dim)
+        model = build_feature_metric(dim)
+        model.get_layer("feature_weights").set_weights([np.full(dim, 0.5)])
+        return model
+
+    losses = []
+
+    class Recorded(InBatchContrastiveLoss):
+        def call(self, y_true, y_pred):
+            losses.append(self.margin)
+            return super().call(y_true, y_pred)
+
+    model, _ = train_feature_metric(features, people, split, build=build, loss=Recorded(margin=0.25),
+                                    epochs=20)
+    assert built == [6] and losses and set(losses) == {0.25}  # our builder and our loss did the work
+    assert not np.allclose(model.get_layer("feature_weights").get_weights()[0], 1.0)
+
+
+def test_ensure_cnn_finds_notebook_06bs_model_without_running_it(tmp_path):
+    settings = Settings(quick=True, seed=0, output_dir=tmp_path / "quick")
+    saved = settings.output_dir / training.CNN_FOLDER / "best.keras"
+    saved.parent.mkdir(parents=True)
+    saved.write_bytes(b"a model")
+    assert training.ensure_cnn(settings) == saved
