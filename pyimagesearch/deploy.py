@@ -88,26 +88,12 @@ def largest_difference(reference: dict[str, np.ndarray], other: dict[str, np.nda
 
 def ensure_embedding(settings) -> Path:
     """Chapter 05.2's face embedding under ``settings.output_dir``, made first by running that notebook."""
-    import os
+    from pyimagesearch.config import REPO_ROOT
+    from pyimagesearch.notebooks import made_by_notebook
 
-    import nbformat
-    from nbclient import NotebookClient
-
-    from pyimagesearch.config import REPO_ROOT, relative_to_repo
-
-    path = settings.output_dir / EMBEDDING_FILE
-    if path.is_file():
-        return path
-    notebook = REPO_ROOT / "05_face_recognition_triplet" / "02_triplet_training.ipynb"
-    print(f"No chapter-05 embedding in {relative_to_repo(settings.output_dir)}: running notebook 05.2 "
-          f"in {settings.mode} mode to make it")
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-    os.environ["SIAMESE_QUICK"] = "1" if settings.quick else "0"
-    nb = nbformat.read(notebook, as_version=4)
-    NotebookClient(nb, timeout=3600, resources={"metadata": {"path": str(notebook.parent)}}).execute()
-    if not path.is_file():
-        raise FileNotFoundError(f"{relative_to_repo(path)}: notebook 05.2 ran but saved no embedding")
-    return path
+    return made_by_notebook(settings.output_dir / EMBEDDING_FILE,
+                            REPO_ROOT / "05_face_recognition_triplet" / "02_triplet_training.ipynb",
+                            settings, "chapter-05 embedding")
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,27 @@ if "google.colab" in sys.modules or os.environ.get("SIAMESE_BOOTSTRAP") == "1":
     os.chdir(os.path.join(course, CHAPTER))"""
 
 
+def made_by_notebook(path: Path, notebook: Path, settings, what: str) -> Path:
+    """``path``, made first by running ``notebook`` in ``settings``' mode if missing; ``what`` names it."""
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    from pyimagesearch.config import relative_to_repo
+
+    if path.is_file():
+        return path
+    print(f"No {what} in {relative_to_repo(settings.output_dir)}: running {notebook.name} "
+          f"in {settings.mode} mode to make it")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    os.environ["SIAMESE_QUICK"] = "1" if settings.quick else "0"
+    nb = nbformat.read(notebook, as_version=4)
+    NotebookClient(nb, timeout=3600, resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    if not path.is_file():
+        raise FileNotFoundError(f"{relative_to_repo(path)}: {notebook.name} ran but saved no {what}")
+    return path
+
 def chapter_of(notebook: Path) -> str:
     """The notebook's folder relative to the repository ("." for the top-level notebook)."""
     return notebook.resolve().parent.relative_to(REPO_ROOT).as_posix()

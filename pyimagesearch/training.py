@@ -294,23 +294,9 @@ CNN_FOLDER = "06_att"  # notebook 06b's run folder under the mode's output folde
 
 def ensure_cnn(settings) -> Path:
     """Notebook 06b's compact CNN (its best epoch's Siamese model), made first by running that notebook."""
-    import os
+    from pyimagesearch.config import REPO_ROOT
+    from pyimagesearch.notebooks import made_by_notebook
 
-    import nbformat
-    from nbclient import NotebookClient
-
-    from pyimagesearch.config import REPO_ROOT, relative_to_repo
-
-    path = settings.output_dir / CNN_FOLDER / "best.keras"
-    if path.is_file():
-        return path
-    notebook = REPO_ROOT / "06_att-face-identification" / "06b_a_cnn_from_scratch.ipynb"
-    print(f"No compact CNN of notebook 06b in {relative_to_repo(settings.output_dir)}: running that notebook "
-          f"in {settings.mode} mode to make it")
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-    os.environ["SIAMESE_QUICK"] = "1" if settings.quick else "0"
-    nb = nbformat.read(notebook, as_version=4)
-    NotebookClient(nb, timeout=3600, resources={"metadata": {"path": str(notebook.parent)}}).execute()
-    if not path.is_file():
-        raise FileNotFoundError(f"{relative_to_repo(path)}: notebook 06b ran but saved no model")
-    return path
+    return made_by_notebook(settings.output_dir / CNN_FOLDER / "best.keras",
+                            REPO_ROOT / "06_att-face-identification" / "06b_a_cnn_from_scratch.ipynb",
+                            settings, "compact CNN of notebook 06b")

@@ -90,3 +90,19 @@ def test_tracked_files_name_no_machine_path_or_build_infrastructure():
         text = (REPO_ROOT / name).read_text(errors="replace")
         hits += [f"{name}: {m.group(0)!r}" for m in _MACHINE_WORDS.finditer(text)]
     assert hits == []
+
+
+def test_made_by_notebook_runs_the_notebook_only_when_the_file_is_missing(tmp_path):
+    from types import SimpleNamespace
+
+    settings = SimpleNamespace(output_dir=tmp_path / "output", mode="quick", quick=True)
+    target = tmp_path / "made.txt"
+    writer = tmp_path / "writer.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(f"open({str(target)!r}, 'a').write('x')")]
+    nbformat.write(nb, writer)
+    assert notebooks.made_by_notebook(target, writer, settings, "file") == target
+    assert notebooks.made_by_notebook(target, writer, settings, "file") == target  # found: not run again
+    assert target.read_text() == "x"
+    with pytest.raises(FileNotFoundError, match="writer.ipynb ran but saved no file"):
+        notebooks.made_by_notebook(tmp_path / "never.txt", writer, settings, "file")
