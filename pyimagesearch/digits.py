@@ -21,6 +21,7 @@ from pyimagesearch.datasets import DIGIT_DATASETS
 from pyimagesearch.images import read_image
 from pyimagesearch.layers import PairwiseSameProbability  # also registers EuclideanDistance for load_model
 from pyimagesearch.losses import InBatchBCELoss, InBatchContrastiveLoss
+from pyimagesearch.metrics import verification_summary
 from pyimagesearch.models import EXTRACTORS, build_improved_extractor, build_siamese
 from pyimagesearch.pairs import PairDataset, make_pair_indices
 
@@ -114,6 +115,13 @@ def predict_pairs(model: keras.Model, split: Split, batch_size: int = 1024) -> n
     scores = head.predict([vectors[split.pairs[:, 0]], vectors[split.pairs[:, 1]]], batch_size=batch_size,
                           verbose=0)
     return np.asarray(scores).ravel()
+
+
+def evaluate_pairs(model: keras.Model, splits: dict[str, Split], greater_is_same: bool) -> dict[str, float]:
+    """A model's threshold on the validation pairs, then its accuracy, ROC AUC and EER on the test pairs."""
+    val, test = (predict_pairs(model, splits[name]) for name in ("val", "test"))
+    return verification_summary(val, splits["val"].pair_labels, test, splits["test"].pair_labels,
+                                greater_is_same=greater_is_same)
 
 
 def compile_siamese(model: keras.Model, head: str, learning_rate=1e-3) -> keras.Model:
