@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from pyimagesearch.config import REPO_ROOT
+from pyimagesearch.config import REPO_ROOT, output_root
 
 CHAPTER_04 = REPO_ROOT / "04_contrastive-loss" / "04_contrastive_loss.ipynb"
 
@@ -135,3 +135,50 @@ def test_chapter_05_3_mines_with_its_batch_hard_cell(tmp_path, monkeypatch):
     assert set(hard.split(" -> ")) == {"0.0000"}  # the edited mining loss is what trained that row
     others = [curve for name, curve in rows.items() if "batch-hard" not in name]
     assert others and all(set(curve.split(" -> ")) != {"0.0000"} for curve in others)
+
+
+CHAPTER_07 = REPO_ROOT / "07_deploy" / "07_deploy.ipynb"
+
+# A reader's edits of chapter 07: a verifier that calls every pair "different", a search that finds the first
+# enrolled face at distance 0 for every query, a threshold rule that accepts only distance 0.
+EDITS_07 = {
+    "build_verifier": """_taught_build_verifier = build_verifier
+def build_verifier(embedding, threshold):
+    return _taught_build_verifier(embedding, -1.0)""",
+    "nearest": """def nearest(vectors, queries, k):
+    return np.zeros((len(queries), k)), np.zeros((len(queries), k), dtype=int)""",
+    "threshold_for_far": """def threshold_for_far(distances, same, far):
+    return 0.0""",
+}
+REPORT_07 = """import json
+print(json.dumps({"open_set": open_set, "val_far": val_far, "val_tar": val_tar, "rank1": rank1,
+                  "strangers_named": strangers_named, "exported": float(exported_right.mean()),
+                  "first_enrolled_share": sum(p == str(enrolled[0]) for p, _ in queries) / len(queries),
+                  "different_share": len(different_rows) / len(rows)}))"""
+
+
+@pytest.mark.mirror
+def test_chapter_07_exports_searches_and_calibrates_with_its_cells(tmp_path, monkeypatch):
+    nb = nbformat.read(CHAPTER_07, as_version=4)
+    # the cells' own checks would (rightly) fail on the edited functions
+    nb.cells = [cell for cell in nb.cells if "NBVAL_CHECK_OUTPUT" not in cell.source or "def " in cell.source]
+    for cell in nb.cells:
+        cell.source = cell.source.replace("assert val_far <= TARGET_FAR\n", "").replace(
+            "assert val_far <= TARGET_FAR", "")
+    for name, edit in EDITS_07.items():
+        nb.cells.insert(after_cell_defining(nb, name), nbformat.v4.new_code_cell(edit))
+    figure = next(i for i, cell in enumerate(nb.cells) if "exported_right =" in cell.source)
+    nb.cells = nb.cells[: figure + 1] + [nbformat.v4.new_code_cell(REPORT_07)]
+
+    # what an earlier quick run made (embedding, crops, cache) is reused; anything missing is made
+    output = tmp_path / "output"
+    (output / "quick").mkdir(parents=True)
+    for name in ("05_embedding.keras", "lfw_crops", "cache"):
+        if (output_root() / "quick" / name).exists():
+            (output / "quick" / name).symlink_to(output_root() / "quick" / name)
+    execute(nb, CHAPTER_07, tmp_path, monkeypatch)
+    report = json.loads(nb.cells[-1].outputs[0]["text"])
+    assert report["open_set"] == report["val_far"] == report["val_tar"] == 0.0  # the edited rule
+    assert report["strangers_named"] == 1.0  # the edited search: everyone is at distance 0 of the first face
+    assert report["rank1"] == report["first_enrolled_share"]  # ... and named after its person
+    assert report["exported"] == report["different_share"]  # the edited verifier: every pair "different"
