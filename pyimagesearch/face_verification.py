@@ -33,7 +33,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from pyimagesearch import lfw
+from pyimagesearch import lfw, metrics
 from pyimagesearch.datasets import LFWPairs
 from pyimagesearch.losses import ContrastiveLoss
 from pyimagesearch.models import (
@@ -78,6 +78,7 @@ class FaceTrainConfig:
     steps: int = 200
     epochs: int = 5
     learning_rate: float = 1e-3
+    schedule: str = "constant"
     seed: int = 42
 
     @property
@@ -88,6 +89,38 @@ class FaceTrainConfig:
     def as_dict(self) -> dict:
         """The configuration as a plain dict (for tables and JSON)."""
         return asdict(self)
+
+
+SCHEDULES = ("constant", "cosine")
+
+
+def optimizer_for(config: FaceTrainConfig) -> keras.optimizers.Optimizer:
+    """Adam at ``learning_rate``: constant, or cosine-decayed to 1 % of it over ``steps x epochs``."""
+    if config.schedule not in SCHEDULES:
+        raise ValueError(f"schedule={config.schedule!r}: choose one of {', '.join(SCHEDULES)}")
+    rate = config.learning_rate
+    if config.schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(rate, config.steps * config.epochs, alpha=0.01)
+    return keras.optimizers.Adam(rate)
+
+
+class PairROC(keras.callbacks.Callback):
+    """After every epoch, the ROC AUC of fixed pairs' flip-averaged distances, logged as ``name``.
+
+    ``tail_embedding`` embeds cached face-and-mirror ``activations``; ``index`` holds each pair's
+    two rows and ``labels`` 1 for the same person. Put it before callbacks that read ``name``
+    (``keras.callbacks.ModelCheckpoint(monitor=name, mode="max")``).
+    """
+
+    def __init__(self, tail_embedding: keras.Model, activations: np.ndarray, index: np.ndarray, labels,
+                 name: str = "val_roc_auc"):
+        super().__init__()
+        self.tail_embedding, self.activations, self.index = tail_embedding, activations, index
+        self.labels, self.name = np.asarray(labels), name
+
+    def on_epoch_end(self, epoch, logs=None):
+        distances = mirror_pair_distances(self.tail_embedding, self.activations, self.index)[:, 1]
+        logs[self.name] = metrics.roc_auc(distances, self.labels)  # smaller distance = same person
 
 
 def new_embedding(config: FaceTrainConfig, weights: str | None) -> keras.Model:
@@ -190,7 +223,7 @@ def compiled_model(variant: str, model: keras.Model, config: FaceTrainConfig,
     ``loss``: a Keras loss in place of the variant's own (:func:`variant_loss`), e.g. a
     notebook's version of it.
     """
-    optimizer = keras.optimizers.Adam(config.learning_rate)
+    optimizer = optimizer_for(config)
     loss = variant_loss(variant, config) if loss is None else loss
     if variant == "random triplets":
         if loss is not None:

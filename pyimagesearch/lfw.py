@@ -22,6 +22,7 @@ from tqdm import tqdm
 from pyimagesearch import crop_faces
 from pyimagesearch.config import Settings, relative_to_repo
 from pyimagesearch.datasets import LFWPairs, as_indices, list_image_folder, load_lfw, load_lfw_pairs
+from pyimagesearch.pairs import make_pair_indices
 
 CROP_SIZE = 112  # pixels, the size notebook 05.1 crops at
 
@@ -119,3 +120,21 @@ def hold_out_people(identities, fraction: float, seed: int | None = None) -> tup
     held = rng.choice(people, size=max(1, round(fraction * len(people))), replace=False)
     held_out = np.isin(identities, held)
     return ~held_out, held_out
+
+
+def validation_pairs(identities, rows, draws: int = 5, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs among the faces ``rows``: ``(P, 2)`` face indices and 1 where both show one person.
+
+    Every face whose person has another face among ``rows`` is an anchor, paired with another
+    face of that person and with a face of someone else (``pairs.make_pair_indices``), ``draws``
+    times with seeds ``seed``, ``seed + 1``, ...; repeated pairs are dropped.
+    """
+    identities, rows = np.asarray(identities), np.asarray(rows)
+    people, counts = np.unique(identities[rows], return_counts=True)
+    anchors = rows[np.isin(identities[rows], people[counts >= 2])]
+    seeds = [None] * draws if seed is None else [seed + draw for draw in range(draws)]
+    made = [make_pair_indices(identities[anchors], seed=s) for s in seeds]
+    both = np.concatenate([anchors[index] for index, _ in made])
+    labels = np.concatenate([labels for _, labels in made])
+    index, first = np.unique(np.sort(both, axis=1), axis=0, return_index=True)
+    return index, labels[first]

@@ -135,3 +135,33 @@ def test_embed_cached_averages_face_and_mirror_embeddings_at_unit_length():
     activations = np.array([[[3.0, 0.0], [0.0, 4.0]], [[1.0, 1.0], [1.0, 1.0]]], dtype=np.float16)
     vectors = fv.embed_cached(doubled, activations)
     np.testing.assert_allclose(vectors, [[0.6, 0.8], [2 ** -0.5, 2 ** -0.5]], rtol=1e-6)
+
+
+def test_cosine_schedule_decays_to_one_per_cent_by_the_last_step():
+    config = fv.FaceTrainConfig(**{**CONFIG.as_dict(), "schedule": "cosine", "learning_rate": 3e-4,
+                                   "steps": 10, "epochs": 2})
+    optimizer = fv.optimizer_for(config)
+    rates = {}
+    for step in (0, 10, 20):
+        optimizer.iterations.assign(step)
+        rates[step] = float(optimizer.learning_rate)
+    assert rates[0] == pytest.approx(3e-4)
+    assert rates[10] == pytest.approx(3e-4 * (0.01 + 0.99 * 0.5), rel=1e-5)  # half-way: cos = 0
+    assert rates[20] == pytest.approx(3e-6)
+    assert float(fv.optimizer_for(CONFIG).learning_rate) == pytest.approx(CONFIG.learning_rate)
+    with pytest.raises(ValueError, match="schedule='linear'"):
+        fv.optimizer_for(fv.FaceTrainConfig(schedule="linear"))
+
+
+def test_pair_roc_logs_the_validation_auc_of_flip_averaged_distances():
+    # activations = embeddings already: an identity "tail" makes the distances hand-checkable
+    inputs = keras.Input(shape=(2,))
+    identity = keras.Model(inputs, keras.layers.UnitNormalization()(inputs))
+    faces = np.array([[1, 0], [1, 0.1], [0, 1], [0.1, 1]], dtype="float32")
+    activations = np.stack([faces, faces], axis=1)  # the mirror equals the face
+    index = np.array([[0, 1], [2, 3], [0, 2], [1, 3]])
+    logs = {}
+    fv.PairROC(identity, activations, index, [1, 1, 0, 0]).on_epoch_end(0, logs)
+    assert logs["val_roc_auc"] == 1.0  # the same-person pairs are the two close ones
+    fv.PairROC(identity, activations, index, [0, 0, 1, 1], name="flipped").on_epoch_end(0, logs)
+    assert logs["flipped"] == 0.0

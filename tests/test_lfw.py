@@ -112,3 +112,16 @@ def test_pairs_subset_and_first():
     sub = pairs.subset([1, 2])
     assert sub.left == ["Ann/Ann_0001.jpg", "Cy/Cy_0001.jpg"] and list(sub.labels) == [0, 1]
     assert list(sub.folds) == [0, 1]
+
+
+def test_validation_pairs_pair_only_the_given_faces_and_label_them_by_person():
+    identities = np.array(["ann", "ann", "bob", "bob", "bob", "cy", "dan", "dan"])
+    rows = np.arange(6)  # dan's photos are not among the validation faces
+    index, labels = lfw.validation_pairs(identities, rows, draws=5, seed=0)
+    assert set(index.ravel()) <= set(rows)
+    np.testing.assert_array_equal(labels, identities[index[:, 0]] == identities[index[:, 1]])
+    assert labels.any() and not labels.all()
+    assert len(np.unique(np.sort(index, axis=1), axis=0)) == len(index)  # no pair twice
+    assert (index[:, 0] != index[:, 1]).all()
+    again = lfw.validation_pairs(identities, rows, draws=5, seed=0)
+    np.testing.assert_array_equal(again[0], index)
