@@ -117,6 +117,7 @@ def load_service(path: str | Path) -> FaceService:
         raise ValueError(f"{path}: not a service file (no {', '.join(sorted(missing))})")
     keras = import_keras()
     import pyimagesearch.layers  # noqa: F401  (registers the course's layers for safe loading)
+    import pyimagesearch.models  # noqa: F401  (and chapter 05's MirrorImage, in the saved embedding)
 
     folder = path.parent
     embedding = keras.models.load_model(folder / record["embedding"])
@@ -154,6 +155,39 @@ def build_app(service: FaceService):
                 enrolled = gr.Textbox(label="Gallery")
                 enrol.click(service.enrol, [name, enrol_photo], enrolled, api_name="enrol")
     return app
+
+
+def verify_in_browser(url: str, photo_a, photo_b, chromium: str | None = None,
+                      screenshot: str | Path | None = None, timeout_s: float = 60.0) -> str:
+    """The verdict the page at ``url`` shows for two uploaded photos, in headless Chromium (Playwright).
+
+    ``chromium``: the browser's executable (None: Playwright's own); ``screenshot``: where to save
+    the whole page once the verdict is shown.
+    """
+    import time
+
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1000, "height": 860})
+        page.goto(url, wait_until="domcontentloaded")
+        page.locator("#photo_a input[type=file]").set_input_files(str(photo_a))
+        page.locator("#photo_b input[type=file]").set_input_files(str(photo_b))
+        page.wait_for_timeout(1000)
+        page.locator("#verify").click()
+        verdict = page.locator("#verdict textarea")
+        deadline = time.monotonic() + timeout_s
+        while not verdict.input_value() and time.monotonic() < deadline:
+            page.wait_for_timeout(250)
+        text = verdict.input_value()
+        if screenshot is not None:
+            page.wait_for_timeout(500)  # the crops finish drawing
+            page.screenshot(path=str(screenshot), full_page=True)
+        browser.close()
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 
 import numpy as np
 import pytest
@@ -78,26 +77,36 @@ def test_client_verifies_identifies_and_reports_a_bad_upload(demo, photos, tmp_p
 
 @pytest.mark.skipif(CHROMIUM is None, reason=NO_BROWSER)
 def test_browser_uploads_two_photos_and_reads_the_verdict(demo, photos, tmp_path):
-    from playwright.sync_api import sync_playwright
+    from pyimagesearch.demo import verify_in_browser
 
     url, service, enrolled = demo
     photo = str(photos[enrolled[1]][0])
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1100, "height": 900})
-        page.goto(url, wait_until="domcontentloaded")
-        page.locator("#photo_a input[type=file]").set_input_files(photo)
-        page.locator("#photo_b input[type=file]").set_input_files(photo)
-        page.wait_for_timeout(1000)
-        page.locator("#verify").click()
-        verdict = page.locator("#verdict textarea")
-        deadline = time.monotonic() + 60
-        while not verdict.input_value() and time.monotonic() < deadline:
-            page.wait_for_timeout(250)
-        text = verdict.input_value()
-        page.screenshot(path=str(tmp_path / "demo.png"), full_page=True)
-        browser.close()
+    text = verify_in_browser(url, photo, photo, chromium=CHROMIUM, screenshot=tmp_path / "demo.png")
     assert text == f"Same person: distance 0.000 (threshold {service.threshold:.3f})"
     assert np.frombuffer((tmp_path / "demo.png").read_bytes()[:8], np.uint8).tolist()[:4] == [137, 80, 78, 71]
+
+
+def test_a_fresh_process_loads_a_service_whose_embedding_flip_averages(tmp_path):
+    """Chapter 05.2's embedding holds its MirrorImage layer: the demo must register it before loading."""
+    import json
+    import subprocess
+    import sys
+
+    import keras
+    from test_deploy import SIZE, tiny_embedding
+
+    from pyimagesearch.models import MirrorImage
+
+    inner = tiny_embedding()
+    face = keras.Input((SIZE, SIZE, 3))
+    both = keras.layers.Add()([inner(face), inner(MirrorImage()(face))])
+    keras.Model(face, keras.layers.UnitNormalization()(both)).save(tmp_path / "face_embedding.keras")
+    FaceGallery(threshold=0.5).save(tmp_path / "gallery.npz")
+    (tmp_path / "service.json").write_text(json.dumps(
+        {"embedding": "face_embedding.keras", "size": SIZE, "threshold": 0.5, "gallery": "gallery.npz"}))
+    code = ("import sys; from pyimagesearch.demo import load_service; "
+            "print(load_service(sys.argv[1]).embedding.output_shape)")
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "service.json")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "(None, 16)"
