@@ -122,7 +122,8 @@ def hold_out_people(identities, fraction: float, seed: int | None = None) -> tup
     return ~held_out, held_out
 
 
-def validation_pairs(identities, rows, draws: int = 5, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def validation_pairs(identities, rows, draws: int = 5,
+                     seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Pairs among the faces ``rows``: ``(P, 2)`` face indices and 1 where both show one person.
 
     Every face whose person has another face among ``rows`` is an anchor, paired with another
