@@ -122,8 +122,7 @@ def hold_out_people(identities, fraction: float, seed: int | None = None) -> tup
     return ~held_out, held_out
 
 
-def validation_pairs(identities, rows, draws: int = 5,
-                     seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def validation_pairs(identities, rows, draws: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Pairs among the faces ``rows``: ``(P, 2)`` face indices and 1 where both show one person.
 
     Every face whose person has another face among ``rows`` is an anchor, paired with another
@@ -133,8 +132,7 @@ def validation_pairs(identities, rows, draws: int = 5,
     identities, rows = np.asarray(identities), np.asarray(rows)
     people, counts = np.unique(identities[rows], return_counts=True)
     anchors = rows[np.isin(identities[rows], people[counts >= 2])]
-    seeds = [None] * draws if seed is None else [seed + draw for draw in range(draws)]
-    made = [make_pair_indices(identities[anchors], seed=s) for s in seeds]
+    made = [make_pair_indices(identities[anchors], seed=seed + draw) for draw in range(draws)]
     both = np.concatenate([anchors[index] for index, _ in made])
     labels = np.concatenate([labels for _, labels in made])
     index, first = np.unique(np.sort(both, axis=1), axis=0, return_index=True)
